@@ -1,0 +1,128 @@
+"""Command-line interface: argument parsing only. Each command lives in `reconciler.commands.<name>`
+and returns its exit code; `handle` is the one place that turns typed errors into messages."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="mlflow-gitops",
+    help="Declarative GitOps for the MLflow Model Registry: validate, plan and apply YAML manifests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class PlanFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+Paths = Annotated[list[str], typer.Argument(help="Manifest files or directories (searched recursively).")]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option("--tracking-uri", help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db]."),
+]
+RegistryUri = Annotated[
+    str | None,
+    typer.Option("--registry-uri", help="Model registry URI [default: $MLFLOW_REGISTRY_URI, else the tracking URI]."),
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Report registry round trips and writes on stderr.")]
+
+
+def handle(fn: Callable[[], int]) -> None:
+    """Run a command; typed errors become `message` lines on stderr and exit 1, never a traceback."""
+    from reconciler.console import err
+    from reconciler.errors import ReconcilerError
+    from reconciler.redact import install_logging_filter
+
+    install_logging_filter()
+    try:
+        code = fn()
+    except ReconcilerError as e:
+        for line in e.messages():
+            err(line)
+        code = 1
+    except KeyboardInterrupt:
+        err("Interrupted.")
+        code = 130
+    except Exception as e:  # a bug of ours: say so briefly, unless asked for the traceback
+        if os.environ.get("MLFLOW_GITOPS_DEBUG"):
+            raise
+        err(f"internal error: {type(e).__name__}: {e} (set MLFLOW_GITOPS_DEBUG=1 for a traceback)")
+        code = 1
+    raise typer.Exit(code)
+
+
+def target(tracking_uri: str | None, registry_uri: str | None):
+    from reconciler.target import resolve
+
+    return resolve(tracking_uri, registry_uri)
+
+
+@app.command()
+def validate(paths: Paths) -> None:
+    """Check manifests offline (schema and semantic rules). Exit 0 valid, 1 invalid."""
+    from reconciler.commands import validate as cmd
+
+    handle(lambda: cmd.run(paths))
+
+
+@app.command()
+def plan(
+    paths: Paths,
+    format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Also write the plan JSON to FILE, for `apply FILE`.")] = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0 when there are no changes, 2 when there are.")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    verbose: Verbose = False,
+) -> None:
+    """Show what apply would change in the live registry. Never writes. Exit 0 ok (2 changes with
+    --detailed-exitcode), 1 error."""
+    from reconciler.commands import plan as cmd
+
+    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, out, detailed_exitcode, verbose))
+
+
+@app.command()
+def apply(
+    paths: Annotated[list[str], typer.Argument(help="Manifest files/directories, or one saved plan file.")],
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
+    format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    verbose: Verbose = False,
+) -> None:
+    """Converge the registry to the manifests (or apply a saved plan, refused if the registry changed
+    since). Asks for confirmation on a terminal. Exit 0 applied or nothing to do, 1 error or stale plan."""
+    from reconciler.commands import apply as cmd
+
+    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, auto_approve, verbose))
+
+
+@app.command()
+def schema() -> None:
+    """Print the manifest JSON Schema (format v1)."""
+    from reconciler.commands import schema as cmd
+
+    handle(cmd.run)
+
+
+def main() -> None:
+    app(prog_name="mlflow-gitops")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""All output goes through here, so that nothing reaches a terminal, log or file unredacted."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from reconciler.redact import redact
+
+
+def out(text: str = "", end: str = "\n") -> None:
+    sys.stdout.write(redact(text) + end)
+    sys.stdout.flush()
+
+
+def err(text: str = "", end: str = "\n") -> None:
+    sys.stderr.write(redact(text) + end)
+    sys.stderr.flush()
+
+
+def write_file(path: str, text: str) -> None:
+    target = Path(path)
+    if target.parent and not target.parent.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(redact(text), encoding="utf-8")
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()

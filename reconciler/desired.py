@@ -1,0 +1,92 @@
+"""Validated desired state: what the manifests declare, with where each piece was declared.
+
+Fields that are `None` are not managed (absent from the manifest); the diff leaves them alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reconciler.errors import Location
+
+STAGES = ("None", "Staging", "Production", "Archived")
+DEFAULT_ARTIFACT_PATH = "model"
+
+
+@dataclass(frozen=True)
+class Policy:
+    unmanaged_versions: str = "ignore"  # ignore | archive
+    prune_aliases: bool = False
+    prune_tags: bool = False
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Exactly one of version / run_id / source identifies a declared version."""
+
+    version: str | None = None
+    run_id: str | None = None
+    artifact_path: str = DEFAULT_ARTIFACT_PATH
+    source: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.version is not None:
+            return "version"
+        if self.run_id is not None:
+            return "run_id"
+        return "source"
+
+    @property
+    def key(self) -> str:
+        """A stable, human-readable reference, used for versions not registered yet."""
+        if self.version is not None:
+            return f"version:{self.version}"
+        if self.run_id is not None:
+            return f"run_id:{self.run_id}/{self.artifact_path}"
+        return f"source:{self.source}"
+
+    @property
+    def register_uri(self) -> str | None:
+        if self.run_id is not None:
+            return f"runs:/{self.run_id}/{self.artifact_path}"
+        return self.source
+
+
+@dataclass(frozen=True)
+class DesiredVersion:
+    selector: Selector
+    location: Location
+    stage: str | None = None  # one of STAGES, or None = unmanaged
+    aliases: tuple[str, ...] = ()
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    # where individual fields were declared, for plan `source` pointers; falls back to `location`
+    field_locations: dict[str, Location] = field(default_factory=dict)
+
+    def loc(self, fieldname: str) -> Location:
+        return self.field_locations.get(fieldname, self.location)
+
+
+@dataclass(frozen=True)
+class DesiredModel:
+    name: str
+    location: Location
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    policy: Policy = Policy()
+    versions: tuple[DesiredVersion, ...] = ()
+    field_locations: dict[str, Location] = field(default_factory=dict)
+
+    def loc(self, fieldname: str) -> Location:
+        return self.field_locations.get(fieldname, self.location)
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    models: tuple[DesiredModel, ...]  # sorted by name
+    files: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.models]

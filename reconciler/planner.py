@@ -1,0 +1,20 @@
+"""Builds a Plan: desired state + one bulk read of the named models -> diff -> ordered changes."""
+
+from __future__ import annotations
+
+from reconciler.desired import DesiredState
+from reconciler.diff import diff
+from reconciler.plan import Plan
+
+
+def make_plan(desired: DesiredState, registry) -> Plan:
+    snapshot = registry.snapshot(desired.names)
+    changes = diff(desired, snapshot)
+    touched = sorted({c.model for c in changes})
+    return Plan(
+        changes=tuple(changes),
+        tracking_uri=registry.target.display,
+        registry_uri=registry.target.registry_display,
+        prior_state={name: snapshot.fingerprint(name) for name in touched},
+        round_trips=snapshot.round_trips,
+    )

@@ -1,0 +1,192 @@
+"""Semantic rules beyond the JSON Schema: MLflow's naming rules and references between entries.
+
+The rules mirror mlflow/utils/validation.py (without importing mlflow, so `validate` stays
+offline and fast) so that a manifest that passes here is not rejected by the registry at apply
+time. They read the data defensively: they also run on documents that failed the schema, so one
+`validate` run reports as much as possible. Lengths, types and `artifact_path` without `run_id`
+are the schema's job and are not repeated here.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable
+
+from reconciler.errors import Location, Problem
+from reconciler.yamlsrc import Document, label
+
+ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_SCHEMA_ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # as jsonschema applies the schema's pattern
+_VERSION_ALIAS = re.compile(r"[vV][0-9]+")  # MLflow resolves `v3` to version 3
+_TAG_KEY_CHARS = re.compile(r"[/\w.\- :]*")  # MLflow's character class; \w includes non-ASCII letters
+MAX_TAG_KEY_LENGTH = 250
+RESERVED_TAG_PREFIXES = {
+    "mlflow.": "reserved for MLflow system tags",
+    "mlflow-gitops.": "reserved for mlflow-gitops itself",
+}
+SELECTORS = ("version", "run_id", "source")
+
+
+def _path_problem(name: str) -> str | None:
+    # MLflow stores some names as file paths and refuses those that would normalise to another
+    norm = posixpath.normpath(name)
+    if name.startswith("/"):
+        return "must not start with '/'"
+    if norm != name or norm == "." or norm.startswith(".."):
+        return f"would resolve to {norm!r} as a file path (no '.' or '..' segments, '//' or trailing '/')"
+    return None
+
+
+def model_name_problem(name: str) -> str | None:
+    if not name.strip():
+        return "model name must not be blank"
+    if "/" in name or ":" in name:
+        return f"model name {name!r} must not contain '/' or ':'"
+    problem = _path_problem(name)
+    return f"model name {name!r} {problem}" if problem else None
+
+
+def alias_problem(alias: str) -> str | None:
+    if not ALIAS_PATTERN.fullmatch(alias):
+        return f"alias {alias!r} is not valid: an alias is 1 to 255 letters, digits, '_' or '-'"
+    if alias.lower() == "latest":
+        return f"alias {alias!r} is reserved by MLflow ('latest', in any case, means the newest version)"
+    if _VERSION_ALIAS.fullmatch(alias):
+        return f"alias {alias!r} is reserved by MLflow (v<digits> means version {int(alias[1:])})"
+    return None
+
+
+def tag_key_problem(key: str) -> str | None:
+    if not key:
+        return "tag key must not be empty"
+    if len(key) > MAX_TAG_KEY_LENGTH:
+        return f"tag key is too long ({len(key)} characters; at most {MAX_TAG_KEY_LENGTH})"
+    if not _TAG_KEY_CHARS.fullmatch(key):
+        bad = next(c for c in key if not _TAG_KEY_CHARS.fullmatch(c))
+        allowed = "letters, digits, '_', '-', '.', '/', ':' and spaces"
+        return f"tag key {key!r} contains {bad!r}: tag keys may only contain {allowed}"
+    problem = _path_problem(key)
+    if problem:
+        return f"tag key {key!r} {problem}"
+    for prefix, why in RESERVED_TAG_PREFIXES.items():
+        if key.startswith(prefix):
+            return f"tag key {key!r} uses the prefix {prefix!r}, {why}"
+    return None
+
+
+def version_selector(item: dict) -> tuple | None:
+    """What identifies a declared version, for spotting two entries that select the same one."""
+    present = [k for k in SELECTORS if k in item]
+    if len(present) != 1:
+        return None
+    kind, value = present[0], item[present[0]]
+    if kind == "version":
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return None
+        try:
+            return ("version", str(int(value)))
+        except (ValueError, OverflowError):
+            return None
+    if not isinstance(value, str):
+        return None
+    if kind == "run_id":
+        artifact_path = item.get("artifact_path", "model")
+        return ("run_id", value, artifact_path) if isinstance(artifact_path, str) else None
+    return ("source", value)
+
+
+def _describe_selector(selector: tuple) -> str:
+    if selector[0] == "version":
+        return f"version {selector[1]}"
+    if selector[0] == "run_id":
+        return f"run_id {selector[1]} with artifact_path {selector[2]!r}"
+    return f"source {selector[1]}"
+
+
+def check_document(doc: Document) -> list[Problem]:
+    data, pos = doc.data, doc.positions
+    problems: list[Problem] = []
+    name = data.get("name")
+    if isinstance(name, str) and name:
+        message = model_name_problem(name)
+        if message:
+            problems.append(Problem(pos.value(("name",)), message))
+    problems += _tag_problems(data.get("tags"), ("tags",), doc)
+    versions = data.get("versions")
+    if not isinstance(versions, list):
+        return problems
+    seen_selectors: dict[tuple, int] = {}
+    alias_owner: dict[str, int] = {}
+    for i, item in enumerate(versions):
+        if not isinstance(item, dict):
+            continue
+        here = ("versions", i)
+        selector = version_selector(item)
+        if selector is not None:
+            if selector in seen_selectors:
+                first = pos.value(("versions", seen_selectors[selector]))
+                problems.append(
+                    Problem(
+                        pos.value(here),
+                        f"versions[{i}] selects the same version as versions[{seen_selectors[selector]}] "
+                        f"(line {first.line}): {_describe_selector(selector)}",
+                    )
+                )
+            else:
+                seen_selectors[selector] = i
+        problems += _tag_problems(item.get("tags"), here + ("tags",), doc)
+        aliases = item.get("aliases")
+        if not isinstance(aliases, list):
+            continue
+        for j, alias in enumerate(aliases):
+            if not isinstance(alias, str):
+                continue
+            message = alias_problem(alias)
+            if message and not ALIAS_PATTERN.fullmatch(alias) and not _SCHEMA_ALIAS.search(alias):
+                message = None  # the schema reported it; its `$` only lets a trailing newline through
+            owner = alias_owner.setdefault(alias, i)
+            if owner != i:
+                first = pos.value(("versions", owner))
+                message = (
+                    f"alias {alias!r} is already carried by versions[{owner}] (line {first.line}); "
+                    "an alias can point at one version only"
+                )
+            if message:
+                problems.append(Problem(pos.value(here + ("aliases", j)), f"{label(here + ('aliases',))}: {message}"))
+    return problems
+
+
+def _tag_problems(tags, path: tuple, doc: Document) -> list[Problem]:
+    if not isinstance(tags, dict):
+        return []
+    problems = []
+    for key in tags:
+        message = tag_key_problem(key)
+        if message:
+            where = f"{label(path[:-1])}: " if len(path) > 1 else ""
+            problems.append(Problem(doc.positions.key(path + (key,)), where + message))
+    return problems
+
+
+def check_unique_names(docs: Iterable[Document]) -> list[Problem]:
+    """Each model may be declared once across the whole tree; reported at every later declaration."""
+    first: dict[str, Location] = {}
+    problems = []
+    for doc in docs:
+        name = doc.data.get("name")
+        if not isinstance(name, str) or not name:
+            continue
+        location = doc.positions.value(("name",))
+        if name in first:
+            problems.append(Problem(location, f"model {name!r} is already declared at {first[name].short}"))
+        else:
+            first[name] = location
+    return problems
+
+
+def check(docs: list[Document]) -> list[Problem]:
+    problems = check_unique_names(docs)
+    for doc in docs:
+        problems += check_document(doc)
+    return problems
