@@ -173,27 +173,28 @@ class Registry:
         return str(mv.version)
 
     def _resolve_run_source(self, uri: str, run_id: str) -> tuple[str, str | None]:
-        """Where `runs:/<run_id>/<path>` really lives, as `mlflow.register_model` resolves it:
-        the run's artifact directory when it holds an MLmodel file, else the MLflow 3 logged
-        model of that name produced by the run."""
+        """Where `runs:/<run_id>/<path>` really lives. MLflow 3 logs models as logged models
+        (`models:/<model_id>`) produced by the run; older runs keep the model among the run's
+        own artifacts. (The client's list_artifacts merges both, so ask for logged models first.)"""
         artifact_path = uri.split("/", 2)[2] if uri.count("/") >= 2 else "model"
         self.round_trips += 1
         run = self.client.get_run(run_id)
-        self.round_trips += 1
-        files = self.client.list_artifacts(run_id, artifact_path)
-        if any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files):
-            return f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}", None
         self.round_trips += 1
         logged = self.client.search_logged_models(
             experiment_ids=[run.info.experiment_id],
             filter_string=f"name = '{artifact_path}' AND source_run_id = '{run_id}'",
         )
-        if not logged:
-            raise RegistryError(
-                f"run {run_id} has no model at artifact path '{artifact_path}' "
-                "(no MLmodel file and no logged model of that name)"
-            )
-        return f"models:/{logged[-1].model_id}", logged[-1].model_id
+        if logged:
+            newest = max(logged, key=lambda m: m.creation_timestamp or 0)
+            return f"models:/{newest.model_id}", newest.model_id
+        self.round_trips += 1
+        files = self.client.list_artifacts(run_id, artifact_path)
+        if any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files):
+            return f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}", None
+        raise RegistryError(
+            f"run {run_id} has no model at artifact path '{artifact_path}' "
+            "(no logged model of that name and no MLmodel file)"
+        )
 
     @registry_call("transition_stage")
     def transition_stage(self, name: str, version: str, stage: str) -> None:
