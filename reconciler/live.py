@@ -75,7 +75,8 @@ def short(e: Exception) -> str:
 
 class Registry:
     def __init__(self, target: Target):
-        from mlflow import MlflowClient  # heavy (~1.4 s): only commands that talk to MLflow pay it
+        import mlflow  # heavy (~1.4 s): only commands that talk to MLflow pay it
+        from mlflow import MlflowClient
 
         # Stages are deprecated upstream but are what manifests declare; MLflow's INFO lines
         # (e.g. creating tables of a new sqlite store) are noise in a plan.
@@ -84,6 +85,10 @@ class Registry:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
 
         self.target = target
+        # Some store code resolves sources (`models:/m-...` of MLflow 3 logged models) through the
+        # process-wide URIs rather than the client's: point those at the same registry.
+        mlflow.set_tracking_uri(target.tracking_uri)
+        mlflow.set_registry_uri(target.registry_uri)
         self.client = MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.registry_uri)
         self.round_trips = 0
         self.writes = 0

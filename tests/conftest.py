@@ -43,7 +43,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Seconds a server may take from launch until GET /health answers 200.  Start-up is
 # dominated by importing mlflow twice (CLI + uvicorn worker) and running the DB
-# migrations; ~15-20 s on a 2-CPU box, more when the machine is busy.
+# migrations: 18-25 s alone on a 2-CPU box, ~30-37 s when both boot at once under load.
 SERVER_START_TIMEOUT = float(os.environ.get("MLFLOW_GITOPS_TEST_SERVER_TIMEOUT", "90"))
 SERVER_STOP_TIMEOUT = 15.0
 HEALTH_POLL_INTERVAL = 0.2
@@ -323,11 +323,53 @@ def _pg_create_database() -> str:
             "with -m 'not postgres'."
         ) from exc
     try:
+        _pg_drop_stale_databases(conn)
         with conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
+            cur.execute(f'COMMENT ON DATABASE "{name}" IS %s', (_pg_owner_tag(os.getpid()),))
     finally:
         conn.close()
     return name
+
+
+def _pg_owner_tag(pid: int) -> str:
+    return f"mlflow-gitops test; host={socket.gethostname()}; pid={pid}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pg_drop_stale_databases(conn) -> None:
+    """Drop test databases left by a session of this host that was SIGKILLed.
+
+    Only databases tagged (COMMENT) with this host and a pid that no longer exists are
+    touched, so concurrent test sessions on the same PostgreSQL are safe.
+    """
+    prefix = f"mlflow-gitops test; host={socket.gethostname()}; pid="
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname LIKE %s",
+            (PG_DB_PREFIX.replace("_", r"\_") + "%",),
+        )
+        rows = cur.fetchall()
+    for datname, comment in rows:
+        if not comment or not comment.startswith(prefix):
+            continue
+        try:
+            pid = int(comment[len(prefix) :])
+        except ValueError:
+            continue
+        if not _pid_alive(pid):
+            with contextlib.suppress(Exception):
+                _pg_drop_database(datname)
 
 
 def _pg_drop_database(name: str) -> None:
@@ -634,3 +676,41 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
         if uses_pg and item.get_closest_marker("postgres") is None:
             item.add_marker(pytest.mark.postgres)
+
+
+# ------------------------------------------------------------------ in-process CLI
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke_cli(*args: str, env: dict[str, str | None] | None = None) -> CliResult:
+    """Run the real CLI (argument parsing, commands, error handler) inside this process.
+
+    Same contract as :func:`run_cli`, without paying MLflow's import for every call; tests that
+    need a fresh process (tracebacks, start-up, signals) use ``run_cli``. The environment is
+    restored afterwards, because MLflow's set_tracking_uri writes MLFLOW_TRACKING_URI.
+    """
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    saved = dict(os.environ)
+    try:
+        for var in _URI_ENV_VARS:
+            os.environ.pop(var, None)
+        result = CliRunner().invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture(name="cli")
+def cli_fixture():
+    """The :func:`invoke_cli` helper, as a fixture."""
+    return invoke_cli

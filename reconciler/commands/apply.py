@@ -62,6 +62,14 @@ def confirm() -> None:
 
 def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose: bool) -> int:
     registry = Registry(target)
+    try:
+        return converge(paths, registry, fmt, auto_approve)
+    finally:
+        if verbose:
+            err(f"{registry.writes} registry writes; {registry.round_trips} registry round trips.")
+
+
+def converge(paths: list[str], registry: Registry, fmt: str, auto_approve: bool) -> int:
     if is_plan_file(paths):
         plan = load_saved_plan(paths[0], registry)
     else:
@@ -97,8 +105,6 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
         out(json.dumps({**plan.to_json(), "apply": {"status": "applied", "applied": len(result.applied)}}, indent=2))
     else:
         out(f"\nApply complete! {len(result.applied)} changes applied.")
-    if verbose:
-        err(f"{registry.writes} registry writes; {registry.round_trips} registry round trips.")
     return 0
 
 

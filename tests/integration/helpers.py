@@ -1,0 +1,59 @@
+"""Helpers for integration tests: writing manifests and reading registry state with MLflow's own client."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import warnings
+from pathlib import Path
+
+
+def client(uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def seed_versions(uri: str, name: str, stages: list[str], description: str = "") -> None:
+    """Register len(stages) versions of `name` (sources s3://seed/<name>/<i>) in those stages."""
+    c = client(uri)
+    c.create_registered_model(name, description=description)
+    for i, stage in enumerate(stages, start=1):
+        mv = c.create_model_version(name, source=f"s3://seed/{name}/{i}")
+        if stage != "None":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                c.transition_model_version_stage(name, mv.version, stage)
+
+
+def state(uri: str, name: str) -> dict:
+    """Everything the tool manages about a model, read with MlflowClient, comparable with ==."""
+    c = client(uri)
+    models = c.search_registered_models(filter_string=f"name = '{name}'")
+    if not models:
+        return {}
+    m = models[0]
+    versions = c.search_model_versions(filter_string=f"name = '{name}'")
+    return {
+        "description": m.description or "",
+        "tags": dict(m.tags),
+        "aliases": {a: str(v) for a, v in m.aliases.items()},
+        "versions": {
+            str(v.version): {"stage": v.current_stage, "description": v.description or "", "tags": dict(v.tags),
+                             "source": v.source}
+            for v in versions
+        },
+        "timestamps": sorted([m.last_updated_timestamp] + [v.last_updated_timestamp for v in versions]),
+    }
+
+
+def writes_reported(stderr: str) -> int:
+    m = re.search(r"(\d+) registry writes", stderr)
+    assert m, f"no write count in: {stderr!r}"
+    return int(m.group(1))
