@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import warnings
 from collections.abc import Iterable
 
@@ -87,8 +88,16 @@ class Registry:
         self.target = target
         # Some store code resolves sources (`models:/m-...` of MLflow 3 logged models) through the
         # process-wide URIs rather than the client's: point those at the same registry.
+        # MLflow's setters also export MLFLOW_*_URI to os.environ; keep the environment as the user
+        # set it, so that a later target resolution in this process is not silently redirected.
+        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         mlflow.set_tracking_uri(target.tracking_uri)
         mlflow.set_registry_uri(target.registry_uri)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         self.client = MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.registry_uri)
         self.round_trips = 0
         self.writes = 0
