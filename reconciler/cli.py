@@ -21,20 +21,37 @@ app = typer.Typer(
 )
 
 
+def show_version(value: bool) -> None:
+    if value:
+        from reconciler import __version__
+
+        typer.echo(f"mlflow-gitops {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Declarative GitOps for the MLflow Model Registry: validate, plan and apply YAML manifests."""
+
+
 class PlanFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
 
 
-Paths = Annotated[list[str], typer.Argument(help="Manifest files or directories (searched recursively).")]
+Paths = Annotated[list[str], typer.Argument(metavar="PATH", help="Manifest files or directories (searched recursively).", show_default=False)]
 TrackingUri = Annotated[
     str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db]."),
+    typer.Option("--tracking-uri", metavar="URI", help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db]."),
 ]
 RegistryUri = Annotated[
     str | None,
-    typer.Option("--registry-uri", help="Model registry URI [default: $MLFLOW_REGISTRY_URI, else the tracking URI]."),
+    typer.Option("--registry-uri", metavar="URI", help="Model registry URI [default: $MLFLOW_REGISTRY_URI, else the tracking URI]."),
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Report registry round trips and writes on stderr.")]
 
@@ -81,7 +98,7 @@ def validate(paths: Paths) -> None:
 def plan(
     paths: Paths,
     format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
-    out: Annotated[str | None, typer.Option("--out", "-o", help="Also write the plan JSON to FILE, for `apply FILE`.")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="FILE", help="Also write the plan JSON to FILE, for `apply FILE`.")] = None,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 0 when there are no changes, 2 when there are.")
     ] = False,
@@ -98,7 +115,7 @@ def plan(
 
 @app.command()
 def apply(
-    paths: Annotated[list[str], typer.Argument(help="Manifest files/directories, or one saved plan file.")],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH|PLANFILE", help="Manifest files/directories, or one saved plan file.", show_default=False)],
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
     format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
     tracking_uri: TrackingUri = None,
