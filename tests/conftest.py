@@ -5,6 +5,8 @@ Integration fixtures use *real* MLflow parts only (never a mocked MlflowClient):
 * ``embedded_uri``     -- fresh ``sqlite:///<tmp>/mlflow.db`` per test (embedded store, no server)
 * ``sqlite_server``    -- one real ``mlflow server`` per session on a SQLite backend
 * ``postgres_server``  -- one real ``mlflow server`` per session on a fresh PostgreSQL database
+* ``auth_server``      -- one ``mlflow server --app-name basic-auth`` per session (SQLite); ``.admin``
+* ``scratch_server``   -- one more SQLite server per session that a test may kill (and ``relaunch``)
 * ``registry_uri``     -- parametrised over the three backends above
 * ``unique_name``      -- collision-free model name (servers are shared across a session)
 * ``run_cli``          -- run ``python -m reconciler ...`` in a clean subprocess
@@ -59,7 +61,7 @@ PG_DB_PREFIX = "mlflow_gitops_test_"
 # the subprocesses we start.
 _URI_ENV_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
-SERVER_KINDS = ("sqlite", "postgres")
+SERVER_KINDS = ("sqlite", "postgres", "auth", "scratch")
 _BACKEND_FIXTURES = {"embedded_uri", "sqlite_server", "postgres_server", "registry_uri"}
 _PARAM_TO_KIND = {"server-sqlite": "sqlite", "server-postgres": "postgres"}
 
@@ -163,6 +165,9 @@ class MlflowServer:
     artifacts_path: Path = field(default_factory=Path)
     command: list[str] = field(default_factory=list)
     start_seconds: float | None = None
+    extra_args: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    admin: tuple[str, str] | None = None  # (username, password) of an auth server's admin
     proc: subprocess.Popen | None = None
     _launched_at: float = 0.0
     _log_offset: int = 0
@@ -188,6 +193,7 @@ class MlflowServer:
             # Explicit (and narrower than the default "localhost + private IPs"):
             # the clients in this test session only ever use http://127.0.0.1:PORT.
             "--allowed-hosts", f"127.0.0.1:{self.port},localhost:{self.port}",
+            *self.extra_args,
         ]  # fmt: skip
         argv = self.command
         if sys.platform.startswith("linux"):
@@ -200,6 +206,7 @@ class MlflowServer:
             # start-up; the model registry does not need it.
             MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
         )
+        env.update(self.extra_env)
         # Append so a retry after a port clash keeps the earlier attempt's output.
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log_offset = self._log_file.tell()
@@ -418,8 +425,12 @@ class _ServerPool:
         try:
             workdir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self.basetemp))
             db = None
-            if kind == "sqlite":
+            extra: dict = {}
+            if kind in ("sqlite", "scratch"):
                 backend = f"sqlite:///{workdir / 'server.db'}"
+            elif kind == "auth":
+                backend = f"sqlite:///{workdir / 'server.db'}"
+                extra = _auth_settings(workdir)
             elif kind == "postgres":
                 db = _pg_create_database()
                 self.pg_databases.append(db)
@@ -429,7 +440,7 @@ class _ServerPool:
             else:  # pragma: no cover
                 raise ValueError(kind)
             server = MlflowServer(
-                kind=kind, workdir=workdir, backend_store_uri=backend, database=db
+                kind=kind, workdir=workdir, backend_store_uri=backend, database=db, **extra
             )
             self.servers[kind] = server
             server.launch()
@@ -482,6 +493,25 @@ class _ServerPool:
         restore = self._old_sigterm is not None
         if restore and signal.getsignal(signal.SIGTERM) is _sigterm_to_interrupt:
             signal.signal(signal.SIGTERM, self._old_sigterm)
+
+
+def _auth_settings(workdir: Path) -> dict:
+    """MLflow's basic-auth app: users in their own SQLite DB, READ for everyone by default."""
+    password = secrets.token_urlsafe(16)
+    ini = workdir / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{workdir / 'basic_auth.db'}\n"
+        "admin_username = admin\n"
+        f"admin_password = {password}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    return {
+        "extra_args": ["--app-name", "basic-auth"],
+        "extra_env": {"MLFLOW_AUTH_CONFIG_PATH": str(ini)},
+        "admin": ("admin", password),
+    }
 
 
 def _sigterm_to_interrupt(signum, frame):
@@ -537,6 +567,20 @@ def postgres_server(_server_pool) -> MlflowServer:
     Fails (never skips) when PostgreSQL is unreachable.
     """
     return _server_pool.get("postgres")
+
+
+@pytest.fixture(scope="session")
+def auth_server(_server_pool) -> MlflowServer:
+    """``mlflow server --app-name basic-auth`` on SQLite; default permission READ; ``.admin`` is
+    the (username, password) of its admin, who creates users through the auth REST API."""
+    return _server_pool.get("auth")
+
+
+@pytest.fixture(scope="session")
+def scratch_server(_server_pool) -> MlflowServer:
+    """A SQLite ``mlflow server`` of its own, for the tests that kill a server: after ``.stop()``,
+    its data stays in ``.backend_store_uri``; ``.launch()`` + ``poll_ready()`` would restart it."""
+    return _server_pool.get("scratch")
 
 
 def pytest_unconfigure(config):
