@@ -58,11 +58,13 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Report registry 
 
 def handle(fn: Callable[[], int]) -> None:
     """Run a command; typed errors become `message` lines on stderr and exit 1, never a traceback."""
+    from reconciler import redact
     from reconciler.console import err
     from reconciler.errors import ReconcilerError
-    from reconciler.redact import install_logging_filter
 
-    install_logging_filter()
+    # credentials reach no output: not MLflow's logs or warnings, nor a traceback, nor a stray print
+    redact.register_environment()
+    undo = redact.install()
     try:
         code = fn()
     except ReconcilerError as e:
@@ -74,9 +76,13 @@ def handle(fn: Callable[[], int]) -> None:
         code = 130
     except Exception as e:  # a bug of ours: say so briefly, unless asked for the traceback
         if os.environ.get("MLFLOW_GITOPS_DEBUG"):
-            raise
-        err(f"internal error: {type(e).__name__}: {e} (set MLFLOW_GITOPS_DEBUG=1 for a traceback)")
+            redact.print_traceback(e)  # Python's own would print it unredacted
+        else:
+            text = " ".join(str(e).split())  # one line, whatever the exception's own text looks like
+            err(f"internal error: {type(e).__name__}: {text} (set MLFLOW_GITOPS_DEBUG=1 for a traceback)")
         code = 1
+    finally:
+        undo()
     raise typer.Exit(code)
 
 

@@ -20,9 +20,10 @@ from reconciler.desired import (
 )
 from reconciler.errors import InputError, Location, Problem
 from reconciler.schema import validate
-from reconciler.yamlsrc import Document, Positions, read_file
+from reconciler.yamlsrc import MAX_PROBLEMS_PER_FILE, Document, Positions, read_file
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_REPORTED_PROBLEMS = 100  # per file
 
 
 def discover(paths: list[str]) -> tuple[list[tuple[str, str]], list[Problem]]:
@@ -30,8 +31,9 @@ def discover(paths: list[str]) -> tuple[list[tuple[str, str]], list[Problem]]:
 
     Directories are searched recursively in name order, skipping hidden entries (`.git`,
     `.github`, ...). Every file and directory is visited once, however many paths or symlinks
-    lead to it, which also makes symlink loops harmless. A file named explicitly is read
-    whatever its extension.
+    lead to it. A symlink to a directory that contains it (`up -> ..`, `root -> /`) is an error,
+    as `find -L` reports it: following it would read the tree again, or the whole disk. A file
+    named explicitly is read whatever its extension.
     """
     found: list[tuple[str, str]] = []
     problems: list[Problem] = []
@@ -76,7 +78,12 @@ def _walk(top: str, shown_top: str, found: list, problems: list, seen: set) -> N
             name = entry.name if shown == "." else os.path.join(shown, entry.name)
             try:
                 if entry.is_dir():
-                    subdirs.append((path, name))
+                    if entry.is_symlink() and _contains(os.path.realpath(path), os.path.realpath(directory)):
+                        target = os.readlink(path)
+                        message = f"symbolic link loop: it points to {target!r}, a directory that contains it"
+                        problems.append(Problem(Location(name, 1, 1), message))
+                    else:
+                        subdirs.append((path, name))
                     continue
                 if not entry.name.endswith(MANIFEST_SUFFIXES):
                     continue
@@ -91,6 +98,11 @@ def _walk(top: str, shown_top: str, found: list, problems: list, seen: set) -> N
         stack.extend(reversed(subdirs))
 
 
+def _contains(outer: str, inner: str) -> bool:
+    """Is the (resolved) directory `inner` the directory `outer` or somewhere below it?"""
+    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
+
+
 def _os_problem(shown: str, exc: OSError) -> Problem:
     if isinstance(exc, FileNotFoundError):
         return Problem(Location(shown, 1, 1), "no such file or directory")
@@ -103,10 +115,11 @@ def load_documents(paths: list[str]) -> tuple[list[Document], list[str], list[Pr
     documents: list[Document] = []
     for path, shown in files:
         docs, file_problems = read_file(path, shown)
-        problems += file_problems
         for doc in docs:
-            problems += validate(doc)
+            if len(file_problems) <= MAX_PROBLEMS_PER_FILE:  # past that, the schema only adds noise and time
+                file_problems += validate(doc)
             documents.append(doc)
+        problems += file_problems
     problems += rules.check(documents)
     if files and not documents and not problems:
         message = "no manifests found (the file holds no YAML document)"
@@ -118,9 +131,25 @@ def load_tree(paths: list[str]) -> DesiredState:
     """The desired state declared under `paths`; raises InputError listing every problem found."""
     documents, files, problems = load_documents(paths)
     if problems:
-        raise InputError(sorted(set(problems), key=lambda p: (p.location, p.message)))
+        raise InputError(_reported(problems))
     models = sorted((_model(doc) for doc in documents), key=lambda m: m.name)
     return DesiredState(models=tuple(models), files=tuple(files))
+
+
+def _reported(problems: list[Problem]) -> list[Problem]:
+    """The problems to show, in file order; a garbage file is summed up after a screenful."""
+    unique = sorted(set(problems), key=lambda p: (p.location.file, p.location.line, p.location.column, p.message))
+    shown: list[Problem] = []
+    per_file: dict[str, int] = {}
+    for problem in unique:
+        count = per_file[problem.location.file] = per_file.get(problem.location.file, 0) + 1
+        if count <= MAX_REPORTED_PROBLEMS:
+            shown.append(problem)
+        elif count == MAX_REPORTED_PROBLEMS + 1:
+            # (reading stops early in a file full of problems, so how many more there are is unknown)
+            message = f"... and more problems, not listed: fix the first {MAX_REPORTED_PROBLEMS} and run again"
+            shown.append(Problem(problem.location, message))
+    return shown
 
 
 def _locations(data: dict, path: tuple, pos: Positions, fields: frozenset[str]) -> dict[str, Location]:
@@ -163,7 +192,8 @@ def _model(doc: Document) -> DesiredModel:
 def _version(item: dict, path: tuple, pos: Positions) -> DesiredVersion:
     number = item.get("version")
     selector = Selector(
-        version=None if number is None else str(int(number)),  # `version: 5` and "5" are the same
+        # `version: 5`, `5.0` and "5" are the same; the schema only lets "5"-like strings through
+        version=None if number is None else number.strip() if isinstance(number, str) else str(int(number)),
         run_id=item.get("run_id"),
         artifact_path=item.get("artifact_path", DEFAULT_ARTIFACT_PATH),
         source=item.get("source"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from reconciler.errors import Location, Problem
@@ -26,6 +27,25 @@ RESERVED_TAG_PREFIXES = {
     "mlflow-gitops.": "reserved for mlflow-gitops itself",
 }
 SELECTORS = ("version", "run_id", "source")
+MAX_MODEL_NAME_LENGTH = 256  # MLflow's SQL stores: registered_models.name is VARCHAR(256)
+MAX_SOURCE_LENGTH = 500  # model_versions.source is VARCHAR(500)
+# Text that can reach a terminal or a PR comment must not carry control characters: an escape
+# sequence in a description could hide or fake lines of the plan a reviewer reads.
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, LF, CR are fine in free text
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})  # controls, bidi/format marks, line separators
+
+
+def control_problem(text: str, free_text: bool = False) -> str | None:
+    """Names and identifiers may hold no control or invisible format characters; free text
+    (descriptions, tag values) may hold tabs and line breaks but no other control characters."""
+    if free_text:
+        found = _TEXT_CONTROL.search(text)
+        bad = found.group() if found else None
+    else:
+        bad = next((c for c in text if unicodedata.category(c) in _INVISIBLE_CATEGORIES), None)
+    if bad is None:
+        return None
+    return f"contains the control character U+{ord(bad):04X}, which is not allowed here"
 
 
 def _path_problem(name: str) -> str | None:
@@ -41,6 +61,11 @@ def _path_problem(name: str) -> str | None:
 def model_name_problem(name: str) -> str | None:
     if not name.strip():
         return "model name must not be blank"
+    if len(name) > MAX_MODEL_NAME_LENGTH:
+        return f"model name is too long ({len(name)} characters; at most {MAX_MODEL_NAME_LENGTH})"
+    control = control_problem(name)
+    if control:
+        return f"model name {control}"
     if "/" in name or ":" in name:
         return f"model name {name!r} must not contain '/' or ':'"
     problem = _path_problem(name)
@@ -113,6 +138,7 @@ def check_document(doc: Document) -> list[Problem]:
         if message:
             problems.append(Problem(pos.value(("name",)), message))
     problems += _tag_problems(data.get("tags"), ("tags",), doc)
+    problems += _text_problems(data, (), doc)
     versions = data.get("versions")
     if not isinstance(versions, list):
         return problems
@@ -136,6 +162,7 @@ def check_document(doc: Document) -> list[Problem]:
             else:
                 seen_selectors[selector] = i
         problems += _tag_problems(item.get("tags"), here + ("tags",), doc)
+        problems += _text_problems(item, here, doc)
         aliases = item.get("aliases")
         if not isinstance(aliases, list):
             continue
@@ -155,6 +182,29 @@ def check_document(doc: Document) -> list[Problem]:
             if message:
                 problems.append(Problem(pos.value(here + ("aliases", j)), f"{label(here + ('aliases',))}: {message}"))
     return problems
+
+
+_IDENTIFIERS = ("run_id", "artifact_path", "source")
+
+
+def _text_problems(data: dict, path: tuple, doc: Document) -> list[Problem]:
+    """Control characters in free text and identifiers; an over-long source (names are checked above)."""
+    found = []
+    values = [(key, data.get(key), False) for key in _IDENTIFIERS]
+    values.append(("description", data.get("description"), True))
+    tags = data.get("tags")
+    if isinstance(tags, dict):
+        values += [(("tags", key), value, True) for key, value in tags.items()]
+    for key, value, free_text in values:
+        if not isinstance(value, str):
+            continue
+        where = path + (key if isinstance(key, tuple) else (key,))
+        message = control_problem(value, free_text)
+        if key == "source" and len(value) > MAX_SOURCE_LENGTH:
+            message = f"is too long ({len(value)} characters; MLflow stores at most {MAX_SOURCE_LENGTH})"
+        if message:
+            found.append(Problem(doc.positions.value(where), f"{label(where)}: {message}"))
+    return found
 
 
 def _tag_problems(tags, path: tuple, doc: Document) -> list[Problem]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import json
 import re
 from pathlib import Path
@@ -41,11 +42,23 @@ def load_schema() -> dict:
     return json.loads(schema_text())
 
 
+# A hostile document can violate the schema a million times (a 1 MiB list of wrong items); past
+# this many errors per document the rest only repeats them and jsonschema would take minutes.
+# (One more is kept, so that the report can say there were more.)
+MAX_ERRORS_PER_DOCUMENT = 100
+
+
 @functools.cache
 def validator():
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, ValidationError, validators
 
-    return Draft202012Validator(load_schema())
+    def unique_items(validator, unique, instance, schema):
+        # jsonschema compares unhashable items pairwise: minutes for a long list of mappings
+        if unique and validator.is_type(instance, "array") and not _unique(instance):
+            yield ValidationError("has non-unique elements")
+
+    cls = validators.extend(Draft202012Validator, validators={"uniqueItems": unique_items})
+    return cls(load_schema())
 
 
 def validate(doc: Document) -> list[Problem]:
@@ -53,7 +66,7 @@ def validate(doc: Document) -> list[Problem]:
     fast = _fast_check()
     if fast is not None and fast(doc.data):
         return []
-    errors = list(validator().iter_errors(doc.data))
+    errors = list(itertools.islice(validator().iter_errors(doc.data), MAX_ERRORS_PER_DOCUMENT + 1))
     typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     problems: set[Problem] = set()
     for error in errors:
@@ -115,6 +128,7 @@ def _explain(error, path: tuple, doc: Document) -> list[Problem]:
         allowed = list(error.schema.get("properties", {}))
         patterns = list(error.schema.get("patternProperties", {}))
         extras = [k for k in instance if k not in allowed and not any(re.search(p, k) for p in patterns)]
+        extras = extras[: MAX_ERRORS_PER_DOCUMENT + 1]
         return [
             at(pos.key(path + (k,)), f"unknown key {k!r}{_suggest(k, allowed)} (allowed: {', '.join(allowed)})")
             for k in extras  # each at the unknown key itself
@@ -139,8 +153,8 @@ def _explain(error, path: tuple, doc: Document) -> list[Problem]:
     if kw == "uniqueItems" and isinstance(instance, list):
         problems, first = [], {}
         for i, item in enumerate(instance):
-            key = json.dumps(item, sort_keys=True)
-            if key in first:
+            key = _json_key(item)
+            if key in first and len(problems) <= MAX_ERRORS_PER_DOCUMENT:
                 line = pos.value(path + (first[key],)).line
                 shown = _got(item).removeprefix("the string ")
                 problems.append(at(pos.value(path + (i,)), f"{shown} is listed twice (first at line {line})"))
@@ -231,20 +245,28 @@ def _json_equal(a, b) -> bool:
 
 
 def _unique(items: list) -> bool:
-    scalar_keys = set()
-    others = []
+    """uniqueItems in one pass: items are equal exactly when their `_json_key`s are."""
+    keys = set()
     for item in items:
-        if isinstance(item, (dict, list)):
-            others.append(item)
-            continue
-        if isinstance(item, bool):
-            key = ("b", item)  # JSON: true is not 1
-        else:
-            key = ("s", item) if isinstance(item, str) else ("n", item)  # 1 and 1.0 are equal, and hash alike
-        if key in scalar_keys:
+        key = _json_key(item)
+        if key in keys:
             return False
-        scalar_keys.add(key)
-    return all(not _json_equal(x, y) for i, x in enumerate(others) for y in others[i + 1 :])
+        keys.add(key)
+    return True
+
+
+def _json_key(value):
+    """A hashable stand-in for a JSON value: JSON equality (true is not 1, 1 is 1.0, key order
+    does not matter) becomes Python equality."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)  # 1 and 1.0 are equal, and hash alike
+    if isinstance(value, dict):
+        return ("o", frozenset((k, _json_key(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("a", tuple(_json_key(v) for v in value))
+    return ("s", value)  # strings and null
 
 
 def _compile(node, root: dict, cache: dict):

@@ -39,6 +39,8 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # manifests nest 4 deep; the cap keeps a `[[[[...` file from exhausting the stack
+MAX_PROBLEMS_PER_FILE = 100  # past this a file is garbage: reading on only slows the report down
+MAX_INT_DIGITS = 1000  # far beyond any version number; Python refuses to convert over 4300 digits
 
 Path = tuple  # e.g. ("versions", 0, "stage")
 
@@ -134,7 +136,7 @@ def parse_text(text: str, file: str) -> tuple[list[Document], list[Problem]]:
     except _Abort:
         pass
     except yaml.MarkedYAMLError as exc:
-        builder.problems.append(_syntax_problem(exc, file))
+        builder.problems.append(_syntax_problem(exc, file, text))
     except yaml.reader.ReaderError as exc:
         builder.problems.append(_reader_problem(text, exc, file))
     except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is one of the above
@@ -161,6 +163,8 @@ class _Builder:
 
     def problem(self, mark, message: str) -> None:
         self.problems.append(Problem(self.loc(mark), message))
+        if len(self.problems) > MAX_PROBLEMS_PER_FILE:
+            raise _Abort
 
     def run(self, text: str) -> None:
         self.parser = _Parser(text)  # the pure-Python reader already raises on bad characters here
@@ -256,12 +260,15 @@ class _Builder:
         tag, value = event.tag, event.value
         if tag is None:
             if event.implicit[0] and (not value or value[0] in _NON_STR_START):
+                if len(value) > MAX_INT_DIGITS and _INT.fullmatch(value):
+                    self.problem(event.start_mark, f"integer too large ({len(value)} digits)")
+                    return value
                 return _resolve_plain(value)
             return value
         if tag == "!" or tag == _CORE + "str":
             return value
         if tag.startswith(_CORE) and tag[len(_CORE):] in ("int", "float", "bool", "null"):
-            resolved = _resolve_plain(value)
+            resolved = _resolve_plain(value) if len(value) <= MAX_INT_DIGITS else value
             wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag[len(_CORE):]]
             if isinstance(resolved, wanted) and not (isinstance(resolved, bool) and wanted is not bool):
                 return float(resolved) if tag.endswith("float") else resolved
@@ -313,12 +320,21 @@ def _show(value) -> str:
     return repr(value)
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what the YAML reader counts as line breaks
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     message = exc.problem or exc.context or "invalid YAML"
     if exc.context and exc.problem and exc.context_mark is not None:
         message = f"{message} ({exc.context} started at line {exc.context_mark.line + 1})"
     location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+    breaks = list(_BREAKS.finditer(text)) if location.line > 1 else []
+    if location.line > len(breaks) + 1:
+        # libyaml puts the end of a file without a final newline on a line of its own: point at
+        # the end of the last line instead, which an editor can show
+        last_start = breaks[-1].end() if breaks else 0
+        location = Location(file, len(breaks) + 1, len(text) - last_start + 1)
     return Problem(location, f"invalid YAML: {message}")
 
 

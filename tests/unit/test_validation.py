@@ -640,4 +640,6 @@ def test_symlink_loops_do_not_hang(tree):
     assert messages == [
         "dir/dangling.yaml:1:1: no such file or directory",
         "dir/loop.yaml:1:1: too many levels of symbolic links",
+        "dir/self:1:1: symbolic link loop: it points to '.', a directory that contains it",
+        "dir/up:1:1: symbolic link loop: it points to '..', a directory that contains it",
     ]
