@@ -1,4 +1,9 @@
-"""The applier: executes a plan's changes in order, one registry call per change.
+"""The applier: executes a plan's changes, one registry call per change.
+
+Models are independent: up to `parallelism` of them are applied at once, each by one worker that
+makes that model's changes strictly in plan order (create, register, promote, demote, aliases, tags,
+descriptions). A model whose call fails stops there; the other models go on. Only when several
+models fail in a row (the registry is down, credentials expired) does it stop starting new ones.
 
 It never recomputes the diff. Versions that the plan registers are referred to by their selector
 (`ref`) until `register_version` returns their number.
@@ -6,7 +11,9 @@ It never recomputes the diff. Versions that the plan registers are referred to b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from reconciler.errors import ApplyError, ReconcilerError
@@ -14,9 +21,34 @@ from reconciler.plan import Change, Plan
 
 
 @dataclass
-class ApplyResult:
+class ModelOutcome:
+    """What happened to one model's changes."""
+
+    model: str
     applied: list[Change] = field(default_factory=list)
+    failed: Change | None = None
+    error: str | None = None
+    not_applied: list[Change] = field(default_factory=list)  # after the failure, or never started
+
+
+@dataclass
+class ApplyResult:
+    applied: list[Change] = field(default_factory=list)  # in the order they were made
     registered: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, ref) -> version
+    outcomes: list[ModelOutcome] = field(default_factory=list)  # in the order models finished
+
+
+class PartialApplyError(ApplyError):
+    """Some models failed. `applied` holds every change made (other models' too), `failures` each
+    failed change with its error, `pending` every change not made; `failed` is the first failure."""
+
+    def __init__(self, result: ApplyResult, stopped_early: bool):
+        failures = [(o.failed, o.error) for o in result.outcomes if o.failed is not None]
+        pending = [c for o in result.outcomes for c in o.not_applied]
+        self.failures = failures
+        self.stopped_early = stopped_early
+        message = failures[0][1] if len(failures) == 1 else f"{len(failures)} models failed"
+        super().__init__(message, applied=result.applied, failed=failures[0][0], pending=pending)
 
 
 def _version(change: Change, result: ApplyResult) -> str:
@@ -87,15 +119,70 @@ EXECUTORS: dict[str, Callable] = {
 }
 
 
-def apply_plan(plan: Plan, registry, on_applied: Callable[[Change, ApplyResult], None] | None = None) -> ApplyResult:
+def apply_plan(
+    plan: Plan,
+    registry,
+    on_applied: Callable[[Change, ApplyResult], None] | None = None,
+    parallelism: int = 1,
+    on_model: Callable[[ModelOutcome], None] | None = None,
+) -> ApplyResult:
+    """Apply `plan`; raise PartialApplyError (an ApplyError) after all workers stopped if any model
+    failed. Callbacks run one at a time (never concurrently): `on_applied` after each change,
+    `on_model` when a model is done (its changes applied, or stopped at a failure)."""
     result = ApplyResult()
-    changes = list(plan.changes)
-    for i, change in enumerate(changes):
-        try:
-            EXECUTORS[change.action](registry, change, result)
-        except ReconcilerError as e:
-            raise ApplyError(str(e), applied=result.applied, failed=change, pending=changes[i + 1 :]) from None
-        result.applied.append(change)
-        if on_applied:
-            on_applied(change, result)
+    groups = list(plan.by_model().items())
+    lock = threading.Lock()  # guards result and serialises callbacks
+
+    def run_model(model: str, changes: list[Change]) -> ModelOutcome:
+        outcome = ModelOutcome(model)
+        for i, change in enumerate(changes):
+            try:
+                EXECUTORS[change.action](registry, change, result)
+            except ReconcilerError as e:
+                outcome.failed, outcome.error, outcome.not_applied = change, str(e), changes[i + 1 :]
+                break
+            outcome.applied.append(change)
+            with lock:
+                result.applied.append(change)
+                if on_applied:
+                    on_applied(change, result)
+        with lock:
+            result.outcomes.append(outcome)
+            if on_model:
+                on_model(outcome)
+        return outcome
+
+    stopped = _schedule(groups, run_model, max(1, parallelism))
+    for model, changes in stopped:
+        result.outcomes.append(ModelOutcome(model, not_applied=changes))
+    if any(o.failed is not None for o in result.outcomes):
+        raise PartialApplyError(result, stopped_early=bool(stopped))
     return result
+
+
+def _schedule(groups: list[tuple[str, list[Change]]], run_model, parallelism: int) -> list:
+    """Run `run_model` over the groups, at most `parallelism` at once, in order of the groups.
+    Stops starting groups after `give_up` consecutive failures; returns the groups not started."""
+    give_up = max(3, parallelism)
+    todo: Iterator = iter(groups)
+    failures_in_a_row = 0
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+        running: set[Future] = set()
+
+        def start_next() -> bool:
+            group = next(todo, None)
+            if group is not None:
+                running.add(pool.submit(run_model, *group))
+            return group is not None
+
+        while len(running) < parallelism and start_next():
+            pass
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.discard(future)
+                outcome = future.result()  # a bug of ours (not a ReconcilerError) surfaces here
+                failures_in_a_row = failures_in_a_row + 1 if outcome.failed is not None else 0
+                if failures_in_a_row < give_up:
+                    start_next()
+    return list(todo)

@@ -127,12 +127,15 @@ def apply(
     tracking_uri: TrackingUri = None,
     registry_uri: RegistryUri = None,
     verbose: Verbose = False,
+    parallelism: Annotated[
+        int, typer.Option("--parallelism", metavar="N", min=1, help="Models applied at once (1 for an embedded sqlite store).")
+    ] = 8,
 ) -> None:
     """Converge the registry to the manifests (or apply a saved plan, refused if the registry changed
     since). Asks for confirmation on a terminal. Exit 0 applied or nothing to do, 1 error or stale plan."""
     from reconciler.commands import apply as cmd
 
-    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, auto_approve, verbose))
+    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, auto_approve, verbose, parallelism))
 
 
 @app.command()

@@ -1,7 +1,19 @@
 """The registry: the only module that talks to MLflow.
 
-Reads build a `Snapshot` from paged bulk searches (never a call per model); writes are one method
-per plan action. Every MLflow error is turned into a `RegistryError` with credentials redacted.
+Reads build a `Snapshot` from paged bulk searches (never a call per model), run concurrently;
+writes are one method per plan action, one call each. Every MLflow error is turned into a
+`RegistryError` with credentials redacted.
+
+Performance notes (measured in docs/benchmarks.md):
+- Against an `mlflow server` the searches go through MLflow's own HTTP layer (`http_request`:
+  auth, headers, retries) but their JSON is read directly, not through protobuf's pure-Python
+  `ParseDict`, which costs more than a second per 20,000 versions.
+- Writes call MLflow's registry client directly: `MlflowClient` precedes every write with a
+  `get_registered_model` round trip to refuse prompts; the snapshot already leaves prompts out.
+- `HTTPConnection`s of MLflow's pooled session ask for an immediate ACK before reading each
+  response (`TCP_QUICKACK`): a multi-worker `mlflow server` (uvicorn's default of 4 workers) does
+  not set TCP_NODELAY, so its body segment waits for our delayed ACK of the header segment, ~40 ms
+  on every reused keep-alive connection.
 """
 
 from __future__ import annotations
@@ -9,8 +21,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
 
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
@@ -23,8 +38,18 @@ MODELS_PAGE = 1000  # server maximum for search_registered_models
 VERSIONS_PAGE = 200_000  # server maximum for search_model_versions
 # Searches are GET requests: keep `name IN (...)` filters well under common URL limits.
 MAX_FILTER_CHARS = 4000
-# Above this many named models, paging through the whole registry costs fewer round trips.
-MAX_NAMED_MODELS = 200
+# Named models are read with `name IN (...)` filters, each batch's two searches at once, as long
+# as that takes at most this many batches (~1,000 short names); more names than that are a large
+# part of the registry: page through all of it instead (1 + models/1000 round trips).
+MAX_FILTER_BATCHES = 4
+# A tree of more files than this names more models than the filters take (names of 14+ chars):
+# start paging through the registry while the manifests are parsed.
+PREFETCH_ABOVE_FILES = 1000
+DEFAULT_PARALLELISM = 8
+MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
+VERSIONS_SEARCH = "/api/2.0/mlflow/model-versions/search"
+# How a server that does not understand `name IN (...)` refuses the filter.
+REJECTED_FILTER_CODES = ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -74,10 +99,115 @@ def short(e: Exception) -> str:
     return first[:500]
 
 
+class FilterRejected(Exception):
+    """The server refused a `name IN (...)` filter (older servers): page through everything."""
+
+
+class Background:
+    """A call running in a daemon thread: a process that stops early (say, on a manifest error)
+    does not wait for reads nobody needs any more. `result()` waits, and re-raises its error."""
+
+    def __init__(self, fn: Callable[[], object]):
+        self._outcome: tuple[bool, object] | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn) -> None:
+        try:
+            self._outcome = (True, fn())
+        except BaseException as e:  # handed to whoever waits for the result
+            self._outcome = (False, e)
+
+    def result(self):
+        self._thread.join()
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+
+# ---- HTTP: request counting and the delayed-ACK stall -----------------------------------------------
+
+_http_lock = threading.Lock()
+_http_requests: dict[tuple[str, int], int] = {}  # (host, port) -> HTTP requests sent
+_http_installed = False
+
+
+def http_requests(host: str, port: int) -> int:
+    with _http_lock:
+        return _http_requests.get((host, port), 0)
+
+
+def _install_http_hooks() -> bool:
+    """Count each HTTP request (retries included) per server, and ask the kernel for an immediate
+    ACK before reading each response. Done by giving the adapter of MLflow's pooled session
+    connection classes of ours; MLflow still builds the session, its retry policy and its auth
+    headers. False when this MLflow has no such adapter (then nothing is changed)."""
+    global _http_installed
+    if _http_installed:
+        return True
+    from mlflow.utils import request_utils
+    from urllib3 import ProxyManager
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    base = getattr(request_utils, "TCPKeepAliveHTTPAdapter", None)
+    cache = getattr(request_utils, "_cached_get_request_session", None)
+    if base is None or cache is None:
+        return False
+    quickack = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+    class Counted:
+        def getresponse(self, *args, **kwargs):
+            key = (self.host, self.port)
+            with _http_lock:
+                _http_requests[key] = _http_requests.get(key, 0) + 1
+            if quickack is not None and self.sock is not None:
+                try:
+                    self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+                except OSError:
+                    pass
+            return super().getresponse(*args, **kwargs)
+
+    class Conn(Counted, HTTPConnection):
+        pass
+
+    class TLSConn(Counted, HTTPSConnection):
+        pass
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Conn
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = TLSConn
+
+    pools = {"http": Pool, "https": TLSPool}
+
+    class Adapter(base):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy, **kwargs):
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            if type(manager) is ProxyManager:  # not SOCKS: its pools are of other classes
+                manager.pool_classes_by_scheme = pools
+            return manager
+
+    request_utils.TCPKeepAliveHTTPAdapter = Adapter  # looked up when MLflow builds a session
+    cache.cache_clear()
+    _http_installed = True
+    return True
+
+
+# ---- the registry ------------------------------------------------------------------------------------
+
+
 class Registry:
-    def __init__(self, target: Target):
-        import mlflow  # heavy (~1.4 s): only commands that talk to MLflow pay it
+    def __init__(self, target: Target, parallelism: int = DEFAULT_PARALLELISM):
+        import mlflow  # heavy (~2.5 s): only commands that talk to MLflow pay it
         from mlflow import MlflowClient
+        from mlflow.store.model_registry.rest_store import RestStore
 
         # Stages are deprecated upstream but are what manifests declare; MLflow's INFO lines
         # (e.g. creating tables of a new sqlite store) are noise in a plan.
@@ -98,9 +228,42 @@ class Registry:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+        # One pooled HTTP connection per worker thread (MLflow's default pool keeps 10).
+        parallelism = max(1, parallelism)
+        os.environ.setdefault("MLFLOW_HTTP_POOL_MAXSIZE", str(max(10, parallelism)))
+        _install_http_hooks()
         self.client = MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.registry_uri)
-        self.round_trips = 0
+        # Writes and searches skip MlflowClient's per-call prompt check (an extra GET each).
+        self.models = self.client._get_registry_client()
+        store = self.models.store
+        self.rest = store if type(store) is RestStore else None
+        # sqlite serialises writers and the embedded store runs in this process: no concurrency.
+        self.parallelism = parallelism if self.concurrent_store(target.registry_uri) else 1
+        self._in_filters = True  # until a server refuses `name IN (...)`
+        self._prefetched: Background | None = None
+        self._lock = threading.Lock()
+        self._calls = 0
         self.writes = 0
+        parts = urlsplit(target.registry_uri)
+        self._http_key = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        self._http_base = http_requests(*self._http_key)
+
+    @staticmethod
+    def concurrent_store(uri: str) -> bool:
+        return not uri.startswith("sqlite:") and "://" in uri
+
+    @property
+    def round_trips(self) -> int:
+        """HTTP requests sent to the registry server (retries included) as counted on MLflow's
+        connections; the number of registry calls where that cannot be counted (a database URI:
+        the store runs in this process; a SOCKS proxy)."""
+        return max(http_requests(*self._http_key) - self._http_base, self._calls)
+
+    def _count(self, writes: int = 0) -> None:
+        with self._lock:
+            self._calls += 1
+            self.writes += writes
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -109,71 +272,141 @@ class Registry:
         """Live state of the named models (None = every model). Missing names are simply absent."""
         if names is not None and not names:
             return Snapshot(models={}, round_trips=0)
-        if names is None or len(names) > MAX_NAMED_MODELS:
-            filters: list[str | None] = [None]
-        else:
-            filters = list(name_filters(sorted(set(names))))
-        raw_models = []
-        raw_versions = []
-        for f in filters:
-            raw_models += self._page(self.client.search_registered_models, f, MODELS_PAGE)
         wanted = None if names is None else set(names)
+        filters: list[str | None] = [None]
+        if wanted is not None and self._in_filters:
+            batches = list(name_filters(sorted(wanted)))
+            filters = batches if len(batches) <= MAX_FILTER_BATCHES else [None]
+        prefetched, self._prefetched = self._prefetched, None
+        try:
+            raw_models, raw_versions = prefetched.result() if prefetched else self._search(filters)
+        except FilterRejected:
+            self._in_filters = False
+            raw_models, raw_versions = self._search([None])
         models = {
-            m.name: m
+            m["name"]: m
             for m in raw_models
-            if (wanted is None or m.name in wanted) and (m.tags or {}).get(PROMPT_TAG) != "true"
+            if (wanted is None or m["name"] in wanted) and m["tags"].get(PROMPT_TAG) != "true"
         }
-        if models:
-            for f in filters:
-                raw_versions += self._page(self.client.search_model_versions, f, VERSIONS_PAGE)
         versions: dict[str, dict[str, LiveVersion]] = {name: {} for name in models}
-        for v in raw_versions:
-            if v.name in versions:
-                versions[v.name][str(v.version)] = LiveVersion(
-                    version=str(v.version),
-                    stage=v.current_stage or "None",
-                    description=v.description or "",
-                    tags=user_tags(v.tags or {}),
-                    run_id=v.run_id or None,
-                    source=v.source or None,
-                    status=v.status or "READY",
-                    user_id=v.user_id or None,
-                    last_updated_timestamp=v.last_updated_timestamp,
-                )
+        for name, v in raw_versions:
+            if name in versions:
+                versions[name][v.version] = v
         live = {
             name: LiveModel(
                 name=name,
-                description=m.description or "",
-                tags=user_tags(m.tags or {}),
-                aliases={a: str(v) for a, v in (m.aliases or {}).items()},
+                description=m["description"],
+                tags=user_tags(m["tags"]),
+                aliases=m["aliases"],
                 versions=versions[name],
-                last_updated_timestamp=m.last_updated_timestamp,
+                last_updated_timestamp=m["last_updated_timestamp"],
             )
             for name, m in sorted(models.items())
         }
         return Snapshot(models=live, round_trips=self.round_trips)
 
-    def _page(self, search, filter_string: str | None, page_size: int) -> list:
+    def _search(self, filters: list[str | None]) -> tuple[list[dict], list[tuple[str, LiveVersion]]]:
+        """Both searches for every filter, concurrently; pages of one search follow each other."""
+        jobs: list[Callable[[], list]] = []
+        for f in filters:
+            jobs.append(functools.partial(self._pages, self._models_page, f))
+            jobs.append(functools.partial(self._pages, self._versions_page, f))
+        slots = threading.BoundedSemaphore(max(2, self.parallelism))
+
+        def bounded(job):
+            with slots:
+                return job()
+
+        running = [Background(functools.partial(bounded, job)) for job in jobs]
+        results = [r.result() for r in running]
+        return ([m for r in results[0::2] for m in r], [v for r in results[1::2] for v in r])
+
+    def prefetch(self) -> None:
+        """Start reading the whole registry in the background (while manifests are parsed, say);
+        the next `snapshot` uses what it read, whatever names it is given."""
+        self._prefetched = Background(functools.partial(self._search, [None]))
+
+    def _pages(self, page: Callable, filter_string: str | None) -> list:
         out: list = []
         token = None
         while True:
-            self.round_trips += 1
-            page = search(filter_string=filter_string, max_results=page_size, page_token=token)
-            out.extend(page)
-            token = page.token
+            try:
+                items, token = page(filter_string, token)
+            except Exception as e:
+                if filter_string and getattr(e, "error_code", None) in REJECTED_FILTER_CODES:
+                    raise FilterRejected(filter_string) from e
+                raise
+            out.extend(items)
             if not token:
                 return out
 
-    # ---- writes: one method per plan action ------------------------------------------------------
+    def _rest_page(self, endpoint: str, page_size: int, filter_string: str | None, token: str | None) -> dict:
+        """One search page through MLflow's HTTP layer (auth, headers, retries); its JSON as is."""
+        from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+        params: dict = {"max_results": page_size}
+        if filter_string:
+            params["filter"] = filter_string
+        if token:
+            params["page_token"] = token
+        self._count()
+        response = http_request(self.rest.get_host_creds(), endpoint, "GET", params=params)
+        return verify_rest_response(response, endpoint).json()
+
+    def _models_page(self, filter_string: str | None, token: str | None) -> tuple[list[dict], str | None]:
+        if self.rest is None:
+            self._count()
+            page = self.models.search_registered_models(filter_string, MODELS_PAGE, None, token)
+            return [
+                {"name": m.name, "description": m.description or "", "tags": dict(m.tags or {}),
+                 "aliases": {a: str(v) for a, v in (m.aliases or {}).items()},
+                 "last_updated_timestamp": m.last_updated_timestamp}
+                for m in page
+            ], page.token
+        doc = self._rest_page(MODELS_SEARCH, MODELS_PAGE, filter_string, token)
+        return [
+            {"name": m["name"], "description": m.get("description") or "",
+             "tags": {t["key"]: t.get("value", "") for t in m.get("tags", ())},
+             "aliases": {a["alias"]: str(a["version"]) for a in m.get("aliases", ())},
+             "last_updated_timestamp": _int(m.get("last_updated_timestamp"))}
+            for m in doc.get("registered_models", ())
+        ], doc.get("next_page_token")
+
+    def _versions_page(self, filter_string: str | None, token: str | None) -> tuple[list[tuple[str, LiveVersion]], str | None]:
+        if self.rest is None:
+            self._count()
+            page = self.models.search_model_versions(filter_string, VERSIONS_PAGE, None, token)
+            return [
+                (v.name, LiveVersion(
+                    version=str(v.version), stage=v.current_stage or "None", description=v.description or "",
+                    tags=user_tags(v.tags or {}), run_id=v.run_id or None, source=v.source or None,
+                    status=v.status or "READY", user_id=v.user_id or None,
+                    last_updated_timestamp=v.last_updated_timestamp,
+                ))
+                for v in page
+            ], page.token
+        doc = self._rest_page(VERSIONS_SEARCH, VERSIONS_PAGE, filter_string, token)
+        return [
+            (v["name"], LiveVersion(
+                version=str(v["version"]), stage=v.get("current_stage") or "None",
+                description=v.get("description") or "",
+                tags=user_tags({t["key"]: t.get("value", "") for t in v.get("tags", ())}),
+                run_id=v.get("run_id") or None, source=v.get("source") or None,
+                status=v.get("status") or "READY", user_id=v.get("user_id") or None,
+                last_updated_timestamp=_int(v.get("last_updated_timestamp")),
+            ))
+            for v in doc.get("model_versions", ())
+        ], doc.get("next_page_token")
+
+    # ---- writes: one method per plan action, one registry call each -----------------------------
 
     def _write(self, fn, *args, **kwargs):
-        self.writes += 1
-        self.round_trips += 1
+        self._count(writes=1)
         return fn(*args, **kwargs)
 
     @registry_call("create_model")
     def create_model(self, name: str) -> None:
-        self._write(self.client.create_registered_model, name)
+        self._write(self.models.create_registered_model, name)
 
     @registry_call("register_version")
     def register_version(self, name: str, uri: str, run_id: str | None) -> str:
@@ -181,6 +414,7 @@ class Registry:
         source = uri
         if run_id is not None:
             source, model_id = self._resolve_run_source(uri, run_id)
+        # MlflowClient's own create_model_version: it resolves sources the way mlflow.register_model does.
         mv = self._write(
             self.client.create_model_version, name=name, source=source, run_id=run_id, model_id=model_id
         )
@@ -191,9 +425,9 @@ class Registry:
         (`models:/<model_id>`) produced by the run; older runs keep the model among the run's
         own artifacts. (The client's list_artifacts merges both, so ask for logged models first.)"""
         artifact_path = uri.split("/", 2)[2] if uri.count("/") >= 2 else "model"
-        self.round_trips += 1
+        self._count()
         run = self.client.get_run(run_id)
-        self.round_trips += 1
+        self._count()
         logged = self.client.search_logged_models(
             experiment_ids=[run.info.experiment_id],
             filter_string=f"name = '{artifact_path}' AND source_run_id = '{run_id}'",
@@ -201,7 +435,7 @@ class Registry:
         if logged:
             newest = max(logged, key=lambda m: m.creation_timestamp or 0)
             return f"models:/{newest.model_id}", newest.model_id
-        self.round_trips += 1
+        self._count()
         files = self.client.list_artifacts(run_id, artifact_path)
         if any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files):
             return f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}", None
@@ -213,39 +447,40 @@ class Registry:
     @registry_call("transition_stage")
     def transition_stage(self, name: str, version: str, stage: str) -> None:
         # Every stage change is its own plan row: never archive other versions behind the plan's back.
-        self._write(
-            self.client.transition_model_version_stage, name, version, stage,
-            archive_existing_versions=False,
-        )
+        self._write(self.models.transition_model_version_stage, name, version, stage, False)
 
     @registry_call("set_alias")
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self._write(self.client.set_registered_model_alias, name, alias, version)
+        self._write(self.models.set_registered_model_alias, name, alias, version)
 
     @registry_call("delete_alias")
     def delete_alias(self, name: str, alias: str) -> None:
-        self._write(self.client.delete_registered_model_alias, name, alias)
+        self._write(self.models.delete_registered_model_alias, name, alias)
 
     @registry_call("set_model_tag")
     def set_model_tag(self, name: str, key: str, value: str) -> None:
-        self._write(self.client.set_registered_model_tag, name, key, value)
+        self._write(self.models.set_registered_model_tag, name, key, value)
 
     @registry_call("delete_model_tag")
     def delete_model_tag(self, name: str, key: str) -> None:
-        self._write(self.client.delete_registered_model_tag, name, key)
+        self._write(self.models.delete_registered_model_tag, name, key)
 
     @registry_call("set_version_tag")
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self._write(self.client.set_model_version_tag, name, version, key, value)
+        self._write(self.models.set_model_version_tag, name, version, key, value)
 
     @registry_call("delete_version_tag")
     def delete_version_tag(self, name: str, version: str, key: str) -> None:
-        self._write(self.client.delete_model_version_tag, name, version, key)
+        self._write(self.models.delete_model_version_tag, name, version, key)
 
     @registry_call("update_model_description")
     def update_model_description(self, name: str, description: str) -> None:
-        self._write(self.client.update_registered_model, name, description=description)
+        self._write(self.models.update_registered_model, name, description)
 
     @registry_call("update_version_description")
     def update_version_description(self, name: str, version: str, description: str) -> None:
-        self._write(self.client.update_model_version, name, version, description=description)
+        self._write(self.models.update_model_version, name, version, description)
+
+
+def _int(value) -> int | None:
+    return None if value is None else int(value)

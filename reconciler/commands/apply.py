@@ -3,15 +3,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.apply import apply_plan
+from reconciler.apply import ModelOutcome, PartialApplyError, apply_plan
 from reconciler.console import err, interactive, out
 from reconciler.errors import Aborted, ApplyError, PlanFileError, StalePlanError
-from reconciler.live import Registry
-from reconciler.manifest import load_tree
+from reconciler.commands.plan import load_with_registry
+from reconciler.desired import DesiredState
+from reconciler.live import DEFAULT_PARALLELISM, Registry
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.render import render
 from reconciler.render.describe import describe, new_version_labels, subject
+from reconciler.state import ABSENT_FINGERPRINT
 from reconciler.target import Target
 
 
@@ -40,6 +42,14 @@ def load_saved_plan(path: str, registry: Registry) -> Plan:
             f"{path} was planned against {plan.tracking_uri}, not {registry.target.display}; "
             "refusing to apply it elsewhere"
         )
+    # Writes skip MLflow's per-call prompt check: every model written must be one the plan saw
+    # (prompts are never seen), or one it creates.
+    unseen = sorted(
+        name for name, changes in plan.by_model().items()
+        if plan.prior_state.get(name, ABSENT_FINGERPRINT) == ABSENT_FINGERPRINT and changes[0].action != "create_model"
+    )
+    if unseen:
+        raise PlanFileError(f"{path} changes models that it neither saw nor creates: {', '.join(unseen)}")
     now = registry.snapshot(sorted(plan.prior_state))
     changed = [name for name, seen in sorted(plan.prior_state.items()) if now.fingerprint(name) != seen]
     if changed:
@@ -60,20 +70,23 @@ def confirm() -> None:
         raise Aborted("Apply cancelled; nothing was changed.")
 
 
-def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose: bool) -> int:
-    registry = Registry(target)
+def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose: bool,
+        parallelism: int = DEFAULT_PARALLELISM) -> int:
+    if is_plan_file(paths):
+        registry = Registry(target, parallelism=parallelism)
+        desired = None
+    else:
+        desired, registry = load_with_registry(paths, target, parallelism=parallelism)
     try:
-        return converge(paths, registry, fmt, auto_approve)
+        return converge(paths, desired, registry, fmt, auto_approve)
     finally:
         if verbose:
-            err(f"{registry.writes} registry writes; {registry.round_trips} registry round trips.")
+            err(f"{registry.writes} registry writes; {registry.round_trips} registry round trips; "
+                f"{registry.parallelism} models at a time.")
 
 
-def converge(paths: list[str], registry: Registry, fmt: str, auto_approve: bool) -> int:
-    if is_plan_file(paths):
-        plan = load_saved_plan(paths[0], registry)
-    else:
-        plan = make_plan(load_tree(paths), registry)
+def converge(paths: list[str], desired: DesiredState | None, registry: Registry, fmt: str, auto_approve: bool) -> int:
+    plan = load_saved_plan(paths[0], registry) if desired is None else make_plan(desired, registry)
     machine = fmt == "json"
     if not machine:
         out(render(fmt, plan), end="")
@@ -86,20 +99,26 @@ def converge(paths: list[str], registry: Registry, fmt: str, auto_approve: bool)
         confirm()
     total = len(plan.changes)
     labels = new_version_labels(plan.changes)
+    printed = 0
 
-    def progress(change, result):
-        if not machine:
-            n = len(result.applied)
-            out(f"  [{n}/{total}] {change.mark} {subject(change, labels)}: {describe(change)}")
+    def model_done(outcome: ModelOutcome) -> None:
+        # One block per model, printed when the model is done: models run concurrently, but a
+        # model's lines are never split up or out of order. Calls come one at a time.
+        nonlocal printed
+        if machine:
+            return
+        for change in outcome.applied:
+            printed += 1
+            out(f"  [{printed}/{total}] {change.mark} {subject(change, labels)}: {describe(change)}")
 
     if not machine:
         out()
     try:
-        result = apply_plan(plan, registry, progress)
+        result = apply_plan(plan, registry, parallelism=registry.parallelism, on_model=model_done)
     except ApplyError as e:
         report_partial(e, total, labels)
         if machine:
-            out(json.dumps({**plan.to_json(), "apply": {"status": "failed", "applied": len(e.applied)}}, indent=2))
+            out(json.dumps({**plan.to_json(), "apply": failed_json(e)}, indent=2))
         return 1
     if machine:
         out(json.dumps({**plan.to_json(), "apply": {"status": "applied", "applied": len(result.applied)}}, indent=2))
@@ -108,10 +127,29 @@ def converge(paths: list[str], registry: Registry, fmt: str, auto_approve: bool)
     return 0
 
 
+def failures(e: ApplyError) -> list[tuple]:
+    return e.failures if isinstance(e, PartialApplyError) else [(e.failed, str(e))]
+
+
+def failed_json(e: ApplyError) -> dict:
+    return {
+        "status": "failed",
+        "applied": len(e.applied),
+        "failed": [{**c.to_json(), "error": message} for c, message in failures(e)],
+        "not_applied": [c.to_json() for c in e.pending],
+    }
+
+
 def report_partial(e: ApplyError, total: int, labels) -> None:
-    err(f"Error: {e}")
-    err(f"Applied {len(e.applied)} of {total} changes before the error.")
-    err(f"  failed:      {e.failed.mark} {subject(e.failed, labels)}: {describe(e.failed)}")
+    failed = failures(e)
+    for _, message in failed:
+        err(f"Error: {message}")
+    models = f"; {len(failed)} models failed" if len(failed) > 1 else ""
+    err(f"Applied {len(e.applied)} of {total} changes{models}.")
+    for c, _ in failed:
+        err(f"  failed:      {c.mark} {subject(c, labels)}: {describe(c)}")
     for c in e.pending:
         err(f"  not applied: {c.mark} {subject(c, labels)}: {describe(c)}")
+    if getattr(e, "stopped_early", False):
+        err("Stopped starting further models after repeated failures in a row; their changes were not applied.")
     err("The registry is partly converged; fix the cause and run apply again.")

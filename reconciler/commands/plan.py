@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from reconciler.console import err, out, write_file
-from reconciler.live import Registry
-from reconciler.manifest import load_tree
+from reconciler.desired import DesiredState
+from reconciler.live import PREFETCH_ABOVE_FILES, Registry
+from reconciler.manifest import discover, load_tree
 from reconciler.planner import make_plan
 from reconciler.render import render
 from reconciler.target import Target
@@ -10,8 +11,7 @@ from reconciler.target import Target
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
         verbose: bool) -> int:
-    desired = load_tree(paths)
-    registry = Registry(target)
+    desired, registry = load_with_registry(paths, target)
     plan = make_plan(desired, registry)
     out(render(fmt, plan), end="")
     if out_file:
@@ -20,3 +20,17 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detail
     if verbose:
         err(f"{len(desired.models)} models declared; {registry.round_trips} registry round trips.")
     return 2 if detailed_exitcode and not plan.empty else 0
+
+
+def load_with_registry(paths: list[str], target: Target, **options) -> tuple[DesiredState, Registry]:
+    """The desired state and a registry for it. A large tree names so many models that the whole
+    registry is read anyway: start reading it before parsing the manifests, so that the server
+    works while we parse. A smaller tree is parsed first: a tree with errors then never touches
+    the registry (nor pays MLflow's import)."""
+    files, _ = discover(paths)
+    if len(files) <= PREFETCH_ABOVE_FILES:
+        desired = load_tree(paths)
+        return desired, Registry(target, **options)
+    registry = Registry(target, **options)
+    registry.prefetch()
+    return load_tree(paths), registry
