@@ -1,7 +1,7 @@
 """Benchmark: mlflow-gitops against the per-model MlflowClient scripts it replaces, at registry scale.
 
-    uv run python benchmarks/run.py                      # sqlite and PostgreSQL servers (~8 min)
-    uv run python benchmarks/run.py --backends sqlite    # ~4 min
+    uv run python benchmarks/run.py                      # sqlite and PostgreSQL servers (~7.5 min)
+    uv run python benchmarks/run.py --backends sqlite    # ~3.5 min
     uv run python benchmarks/run.py --loop-sample 2000 --apply-loop-sample 1000   # loops in full
 
 For each backend it seeds a registry straight into MLflow's tables (seconds, not minutes of REST
