@@ -125,16 +125,25 @@ def apply_plan(
     on_applied: Callable[[Change, ApplyResult], None] | None = None,
     parallelism: int = 1,
     on_model: Callable[[ModelOutcome], None] | None = None,
+    prepare: Callable[[str, list[Change]], list[Change]] | None = None,
 ) -> ApplyResult:
     """Apply `plan`; raise PartialApplyError (an ApplyError) after all workers stopped if any model
     failed. Callbacks run one at a time (never concurrently): `on_applied` after each change,
-    `on_model` when a model is done (its changes applied, or stopped at a failure)."""
+    `on_model` when a model is done (its changes applied, or stopped at a failure). `prepare`
+    (reconciler.guard) is asked, in the model's worker right before its first change, which
+    changes to make; if it raises, none of the model's changes are made."""
     result = ApplyResult()
     groups = list(plan.by_model().items())
     lock = threading.Lock()  # guards result and serialises callbacks
 
     def run_model(model: str, changes: list[Change]) -> ModelOutcome:
         outcome = ModelOutcome(model)
+        if prepare is not None:
+            try:
+                changes = prepare(model, changes)
+            except ReconcilerError as e:
+                outcome.failed, outcome.error, outcome.not_applied = changes[0], str(e), changes[1:]
+                changes = []
         for i, change in enumerate(changes):
             try:
                 EXECUTORS[change.action](registry, change, result)

@@ -53,7 +53,13 @@ RegistryUri = Annotated[
     str | None,
     typer.Option("--registry-uri", metavar="URI", help="Model registry URI [default: $MLFLOW_REGISTRY_URI, else the tracking URI]."),
 ]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Report registry round trips and writes on stderr.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Report registry round trips, writes and retries on stderr.")]
+# default 300 s: reconciler.retry.DEFAULT_TIMEOUT (not imported here: the CLI stays cheap to start)
+Timeout = Annotated[
+    float,
+    typer.Option("--timeout", metavar="SECONDS", min=0,
+                 help="Limit for the whole command's registry work, retries and lock waits included (0: none)."),
+]
 
 
 def handle(fn: Callable[[], int]) -> None:
@@ -111,12 +117,14 @@ def plan(
     tracking_uri: TrackingUri = None,
     registry_uri: RegistryUri = None,
     verbose: Verbose = False,
+    timeout: Timeout = 300,
 ) -> None:
     """Show what apply would change in the live registry. Never writes. Exit 0 ok (2 changes with
     --detailed-exitcode), 1 error."""
     from reconciler.commands import plan as cmd
 
-    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, out, detailed_exitcode, verbose))
+    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, out, detailed_exitcode, verbose,
+                           timeout))
 
 
 @app.command()
@@ -130,12 +138,19 @@ def apply(
     parallelism: Annotated[
         int, typer.Option("--parallelism", metavar="N", min=1, help="Models applied at once (1 for an embedded sqlite store).")
     ] = 8,
+    timeout: Timeout = 300,
+    lock: Annotated[
+        bool,
+        typer.Option("--lock", help="Hold a lease on the registry while applying; another `apply --lock` waits for it "
+                                    "(up to --timeout). It expires if its holder dies."),
+    ] = False,
 ) -> None:
     """Converge the registry to the manifests (or apply a saved plan, refused if the registry changed
     since). Asks for confirmation on a terminal. Exit 0 applied or nothing to do, 1 error or stale plan."""
     from reconciler.commands import apply as cmd
 
-    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, auto_approve, verbose, parallelism))
+    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, auto_approve, verbose, parallelism,
+                           timeout, lock))
 
 
 @app.command()

@@ -4,6 +4,12 @@ Reads build a `Snapshot` from paged bulk searches (never a call per model), run 
 writes are one method per plan action, one call each. Every MLflow error is turned into a
 `RegistryError` with credentials redacted.
 
+Every call goes through `reconciler.retry` (transient faults retried with backoff, within the
+command's --timeout; MLflow's own HTTP retries are off). The two writes that are not idempotent
+are made safe to retry here: `create_model` takes "already exists" as done, and
+`register_version` looks for the version its lost attempt may have registered before trying again,
+and withdraws its version if a concurrent run registered the same source first.
+
 Performance notes (measured in docs/benchmarks.md):
 - Against an `mlflow server` the searches go through MLflow's own HTTP layer (`http_request`:
   auth, headers, retries) but their JSON is read directly, not through protobuf's pure-Python
@@ -25,9 +31,12 @@ import socket
 import threading
 import warnings
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from reconciler import retry
 from reconciler.errors import RegistryError
+from reconciler.permissions import REQUIRED, User
 from reconciler.redact import redact
 from reconciler.state import LiveModel, LiveVersion, Snapshot
 from reconciler.target import Target
@@ -50,6 +59,9 @@ MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
 VERSIONS_SEARCH = "/api/2.0/mlflow/model-versions/search"
 # How a server that does not understand `name IN (...)` refuses the filter.
 REJECTED_FILTER_CODES = ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
+# MLflow's auth app (`mlflow server --app-name basic-auth`): who am I, and what may I do to a model.
+CURRENT_USER = "/api/2.0/mlflow/users/current"
+USER_PERMISSION = "/api/3.0/mlflow/users/permissions/get"
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -85,12 +97,35 @@ def registry_call(what: str):
                 return fn(self, *args, **kwargs)
             except RegistryError:
                 raise
-            except Exception as e:  # MlflowException, requests errors, sqlalchemy errors...
-                raise RegistryError(redact(f"{what} failed against {self.target.display}: {short(e)}")) from None
+            except Exception as e:  # MlflowException, requests errors, sqlalchemy errors, retry...
+                reason = denial(what, self.user_name(), e) if permission_denied(e) else short(e)
+                raise RegistryError(redact(f"{what} failed against {self.target.display}: {reason}")) from None
 
         return inner
 
     return wrap
+
+
+def error_code(e: BaseException) -> str | None:
+    return getattr(e, "error_code", None)
+
+
+def permission_denied(e: BaseException) -> bool:
+    return error_code(e) == "PERMISSION_DENIED" or "error code 403" in str(e)
+
+
+def denied(what: str, user: str | None) -> str:
+    who = f" for user '{user}'" if user else ""
+    need = REQUIRED.get(what)
+    hint = f" (MLflow requires {need} permission on the model for {what})" if need else ""
+    return f"permission denied{who}{hint}"
+
+
+def denial(what: str, user: str | None, e: BaseException) -> str:
+    """Permission denied, with the server's own words when it said more than that."""
+    words = short(e)
+    said = "" if words.lower().strip(" .'").endswith("permission denied") else f": {words}"
+    return denied(what, user) + said
 
 
 def short(e: Exception) -> str:
@@ -183,7 +218,7 @@ def _install_http_hooks() -> bool:
 
     pools = {"http": Pool, "https": TLSPool}
 
-    class Adapter(base):
+    class Adapter(retry.RetryControl, base):  # retries and timeouts: reconciler.retry
         def init_poolmanager(self, *args, **kwargs):
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = pools
@@ -204,7 +239,8 @@ def _install_http_hooks() -> bool:
 
 
 class Registry:
-    def __init__(self, target: Target, parallelism: int = DEFAULT_PARALLELISM):
+    def __init__(self, target: Target, parallelism: int = DEFAULT_PARALLELISM,
+                 on_retry: Callable[[str], None] | None = None):
         import mlflow  # heavy (~2.5 s): only commands that talk to MLflow pay it
         from mlflow import MlflowClient
         from mlflow.store.model_registry.rest_store import RestStore
@@ -245,6 +281,8 @@ class Registry:
         self._lock = threading.Lock()
         self._calls = 0
         self.writes = 0
+        self.on_retry = on_retry  # told about each retry (--verbose)
+        self._user: User | None = None
         parts = urlsplit(target.registry_uri)
         self._http_key = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         self._http_base = http_requests(*self._http_key)
@@ -264,6 +302,18 @@ class Registry:
         with self._lock:
             self._calls += 1
             self.writes += writes
+
+    def _call(self, what: str, fn: Callable, *args, **kwargs):
+        """One registry call, counted, with retries; for idempotent calls only."""
+
+        def attempt():
+            self._count()
+            return fn(*args, **kwargs)
+
+        return retry.call(attempt, what, on_retry=self.on_retry)
+
+    def user_name(self) -> str | None:
+        return self._user.name if self._user else os.environ.get("MLFLOW_TRACKING_USERNAME")
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -349,14 +399,17 @@ class Registry:
             params["filter"] = filter_string
         if token:
             params["page_token"] = token
-        self._count()
-        response = http_request(self.rest.get_host_creds(), endpoint, "GET", params=params)
-        return verify_rest_response(response, endpoint).json()
+
+        def get():
+            response = http_request(self.rest.get_host_creds(), endpoint, "GET", params=params)
+            return verify_rest_response(response, endpoint).json()
+
+        return self._call("reading the registry", get)
 
     def _models_page(self, filter_string: str | None, token: str | None) -> tuple[list[dict], str | None]:
         if self.rest is None:
-            self._count()
-            page = self.models.search_registered_models(filter_string, MODELS_PAGE, None, token)
+            page = self._call("reading the registry", self.models.search_registered_models,
+                              filter_string, MODELS_PAGE, None, token)
             return [
                 {"name": m.name, "description": m.description or "", "tags": dict(m.tags or {}),
                  "aliases": {a: str(v) for a, v in (m.aliases or {}).items()},
@@ -374,8 +427,8 @@ class Registry:
 
     def _versions_page(self, filter_string: str | None, token: str | None) -> tuple[list[tuple[str, LiveVersion]], str | None]:
         if self.rest is None:
-            self._count()
-            page = self.models.search_model_versions(filter_string, VERSIONS_PAGE, None, token)
+            page = self._call("reading the registry", self.models.search_model_versions,
+                              filter_string, VERSIONS_PAGE, None, token)
             return [
                 (v.name, LiveVersion(
                     version=str(v.version), stage=v.current_stage or "None", description=v.description or "",
@@ -401,12 +454,30 @@ class Registry:
     # ---- writes: one method per plan action, one registry call each -----------------------------
 
     def _write(self, fn, *args, **kwargs):
-        self._count(writes=1)
-        return fn(*args, **kwargs)
+        """One idempotent write, counted (each attempt), with retries."""
+
+        def attempt():
+            self._count(writes=1)
+            return fn(*args, **kwargs)
+
+        return retry.call(attempt, fn.__name__, on_retry=self.on_retry)
+
+    def _create(self, name: str, **kwargs) -> None:
+        """Create a registered model; "already exists" means done (our earlier attempt whose answer
+        was lost, or a concurrent run), which makes the call safe to retry."""
+
+        def create_registered_model():
+            try:
+                self.models.create_registered_model(name, **kwargs)
+            except Exception as e:
+                if error_code(e) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+
+        self._write(create_registered_model)
 
     @registry_call("create_model")
     def create_model(self, name: str) -> None:
-        self._write(self.models.create_registered_model, name)
+        self._create(name)
 
     @registry_call("register_version")
     def register_version(self, name: str, uri: str, run_id: str | None) -> str:
@@ -414,29 +485,61 @@ class Registry:
         source = uri
         if run_id is not None:
             source, model_id = self._resolve_run_source(uri, run_id)
-        # MlflowClient's own create_model_version: it resolves sources the way mlflow.register_model does.
-        mv = self._write(
-            self.client.create_model_version, name=name, source=source, run_id=run_id, model_id=model_id
-        )
-        return str(mv.version)
+
+        def same(v: LiveVersion) -> bool:  # how the plan matches a declared version to a live one
+            return v.run_id == run_id if run_id is not None else v.source == source
+
+        def attempt() -> str:
+            self._count(writes=1)
+            # MlflowClient's own create_model_version: it resolves sources as mlflow.register_model does.
+            mv = self.client.create_model_version(name=name, source=source, run_id=run_id, model_id=model_id)
+            return str(mv.version)
+
+        def registered_by_lost_attempt() -> str | None:
+            found = self._versions_of(name, same)
+            return found[0] if found else None
+
+        mine = retry.call(attempt, "create_model_version", idempotent=False,
+                          recover=registered_by_lost_attempt, on_retry=self.on_retry)  # fmt: skip
+        # A concurrent apply may have registered the same source at the same moment (both saw none
+        # when planning). Versions are numbered in order of creation: the first one stays, and the
+        # run whose version came later withdraws it and uses the first.
+        first = min(self._versions_of(name, same) or [mine], key=int)
+        if int(first) < int(mine):
+            try:
+                self._write(self.models.delete_model_version, name, mine)
+            except Exception as e:
+                raise RegistryError(
+                    f"{source} was registered twice at the same moment, by this apply and another "
+                    f"(versions {first} and {mine} of '{name}'); could not withdraw version {mine}: "
+                    f"{short(e)}. Delete version {mine} and run apply again."
+                ) from None
+            if self.on_retry:
+                self.on_retry(f"{name}: {source} was registered concurrently as version {first}; "
+                              f"withdrew the duplicate version {mine}")
+            return first
+        return mine
+
+    def _versions_of(self, name: str, match: Callable[[LiveVersion], bool]) -> list[str]:
+        """Numbers of the versions of `name` that `match`, in ascending order."""
+        found = self._pages(self._versions_page, f"name = {quote(name)}")
+        return sorted((v.version for n, v in found if n == name and match(v)), key=int)
 
     def _resolve_run_source(self, uri: str, run_id: str) -> tuple[str, str | None]:
         """Where `runs:/<run_id>/<path>` really lives. MLflow 3 logs models as logged models
         (`models:/<model_id>`) produced by the run; older runs keep the model among the run's
         own artifacts. (The client's list_artifacts merges both, so ask for logged models first.)"""
         artifact_path = uri.split("/", 2)[2] if uri.count("/") >= 2 else "model"
-        self._count()
-        run = self.client.get_run(run_id)
-        self._count()
-        logged = self.client.search_logged_models(
+        run = self._call("reading the run", self.client.get_run, run_id)
+        logged = self._call(
+            "reading the run's logged models", self.client.search_logged_models,
             experiment_ids=[run.info.experiment_id],
             filter_string=f"name = '{artifact_path}' AND source_run_id = '{run_id}'",
         )
         if logged:
             newest = max(logged, key=lambda m: m.creation_timestamp or 0)
             return f"models:/{newest.model_id}", newest.model_id
-        self._count()
-        files = self.client.list_artifacts(run_id, artifact_path)
+        files = self._call("listing the run's artifacts", self.client.list_artifacts, run_id, artifact_path)
         if any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files):
             return f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}", None
         raise RegistryError(
@@ -480,6 +583,78 @@ class Registry:
     @registry_call("update_version_description")
     def update_version_description(self, name: str, version: str, description: str) -> None:
         self._write(self.models.update_model_version, name, version, description)
+
+    # ---- the `apply --lock` lease (reconciler.lock): registered models named by the lease -------------
+
+    @registry_call("reading the registry lock")
+    def leases(self, prefix: str) -> dict[str, dict[str, str]]:
+        """name -> tags of every lease model (names starting with `prefix`)."""
+        return {m["name"]: m["tags"] for m in self._pages(self._models_page, f"name LIKE '{prefix}%'")}
+
+    @registry_call("taking the registry lock")
+    def create_lease(self, name: str, tags: dict[str, str], description: str) -> None:
+        self._create(name, tags=tags, description=description)
+
+    @registry_call("renewing the registry lock")
+    def renew_lease(self, name: str, key: str, value: str) -> None:
+        self._write(self.models.set_registered_model_tag, name, key, value)
+
+    @registry_call("releasing the registry lock")
+    def delete_lease(self, name: str) -> None:
+        def delete_registered_model():
+            try:
+                self.models.delete_registered_model(name)
+            except Exception as e:
+                if error_code(e) != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+
+        self._write(delete_registered_model)
+
+    # ---- permissions (MLflow's basic-auth app), for reconciler.permissions -------------------------
+
+    def _auth_get(self, endpoint: str, params: dict | None = None) -> dict | None:
+        """GET an auth API endpoint: its JSON, or None when the server answers anything but 200."""
+        from mlflow.utils.rest_utils import http_request
+
+        def get():
+            response = http_request(self.rest.get_host_creds(), endpoint, "GET", params=params)
+            if response.status_code in retry.TRANSIENT_STATUS:
+                from mlflow.exceptions import MlflowException
+
+                raise MlflowException(f"HTTP {response.status_code}")
+            return response.json() if response.status_code == 200 else None
+
+        try:
+            return self._call("reading permissions", get)
+        except ValueError:  # not JSON: not MLflow's auth API
+            return None
+
+    @registry_call("reading the current user")
+    def auth_user(self) -> User | None:
+        """The user MLflow's auth app knows us as; None when the server has no such API."""
+        if self.rest is None:
+            return None
+        doc = self._auth_get(CURRENT_USER)
+        user = (doc or {}).get("user")
+        if not isinstance(user, dict) or not user.get("username"):
+            return None
+        self._user = User(str(user["username"]), bool(user.get("is_admin")))
+        return self._user
+
+    @registry_call("reading permissions")
+    def model_permissions(self, username: str, names: list[str]) -> dict[str, str | None]:
+        """Effective permission (READ, EDIT, MANAGE, ...) of `username` on each model; None where
+        the server would not say."""
+
+        def one(name: str) -> str | None:
+            doc = self._auth_get(USER_PERMISSION, {
+                "username": username, "resource_type": "registered_model", "resource_id": name,
+            })  # fmt: skip
+            permission = (doc or {}).get("permission")
+            return permission if isinstance(permission, str) else None
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(names) or 1))) as pool:
+            return dict(zip(names, pool.map(one, names)))
 
 
 def _int(value) -> int | None:

@@ -58,15 +58,20 @@ class DeadlineExceeded(ReconcilerError):
 class GaveUp(Exception):
     """A call still failed after its retries; `str()` is the one-line reason shown to people."""
 
-    def __init__(self, fault: Fault, attempts: int, elapsed: float, detail: str = "", unsafe: bool = False):
+    def __init__(self, fault: Fault, attempts: int, elapsed: float, detail: str = "", unsafe: bool = False,
+                 maybe_made: bool = False, out_of_time: float | None = None):
         self.fault = fault
         self.attempts = attempts
         self.elapsed = elapsed
         text = fault.reason + (f": {detail}" if detail else "")
         if attempts > 1:
             text += f" ({attempts} attempts in {elapsed:.1f} s)"
+        if out_of_time:
+            text += f"; no time left to retry within --timeout {out_of_time:g} s"
         if unsafe:
-            text += "; not retried, as it may have been applied: check the registry"
+            text += "; not retried, as it may have been made: run plan to see"
+        elif maybe_made:
+            text += "; it may have been made before the connection was lost: run plan to see"
         super().__init__(text)
 
 
@@ -112,20 +117,27 @@ class Policy:
 
 
 class Deadline:
+    """`seconds` from the first time it is asked (the command's first registry call: not counting
+    start-up, such as importing MLflow); None or 0: no limit."""
+
     def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic):
         self.seconds = seconds if seconds and seconds > 0 else None
         self.clock = clock
-        self.end = None if self.seconds is None else clock() + self.seconds
+        self.end: float | None = None
 
     def remaining(self) -> float:
-        return math.inf if self.end is None else self.end - self.clock()
+        if self.seconds is None:
+            return math.inf
+        if self.end is None:
+            self.end = self.clock() + self.seconds
+        return self.end - self.clock()
 
     def expired(self) -> bool:
         return self.remaining() <= 0
 
     def check(self, what: str) -> None:
         if self.expired():
-            raise DeadlineExceeded(f"{what}: timed out (--timeout {self.seconds:g} s)")
+            raise DeadlineExceeded(f"timed out (--timeout {self.seconds:g} s)")
 
 
 # ---- process-wide settings of the running command ---------------------------------------------------
@@ -230,8 +242,10 @@ def classify(exc: BaseException) -> Fault | None:
 
 
 def _detail(e: BaseException) -> str:
+    """The server's own words about an error answer, when it said something (MLflow's JSON)."""
     lines = str(e).strip().splitlines()
-    return lines[0][:300] if lines else ""
+    first = lines[0] if lines else ""
+    return "" if first.startswith("API request to") else first[:200]
 
 
 # ---- the retry loop ------------------------------------------------------------------------------------
@@ -268,14 +282,21 @@ def call(
                 raise GaveUp(fault, attempts, elapsed, detail, unsafe=True) from e
             pause = _policy.delay(attempts, fault)
             if pause >= _deadline.remaining():
-                raise GaveUp(fault, attempts, elapsed, detail) from e
-            if on_retry:
-                on_retry(f"{what}: {fault.reason}; retry {attempts}/{_policy.retries} in {pause:.1f} s")
-            wait(pause, what)
-            if fault.maybe_applied and not idempotent:
-                found = call(recover, f"{what} (checking whether it was applied)", on_retry=on_retry)
-                if found is not None:
-                    return found
+                raise GaveUp(fault, attempts, elapsed, detail, out_of_time=_deadline.seconds) from e
+            failure = e
+        # Outside the `except` block: an error raised from here on must not carry `failure` as
+        # its context (classify reads the context chain).
+        if on_retry:
+            on_retry(f"{what}: {fault.reason}; retry {attempts}/{_policy.retries} in {pause:.1f} s")
+        wait(pause, what)
+        if fault.maybe_applied and not idempotent:
+            try:
+                found = call(recover, f"{what} (checking whether it was made)", on_retry=on_retry)
+            except GaveUp as lost:
+                raise GaveUp(lost.fault, attempts + lost.attempts, time.monotonic() - started,
+                             maybe_made=True) from failure
+            if found is not None:
+                return found
 
 
 # ---- MLflow's HTTP session: no retries of its own, timeouts within the deadline ------------------------

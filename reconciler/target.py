@@ -9,14 +9,8 @@ from reconciler.redact import redact, register_environment, register_uri
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
-# MLflow's default HTTP retry policy (7 retries, exponential backoff) can take minutes against a
-# server that is down; a CI plan should fail in seconds. Users can still override these.
-HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-}
+# Retries and timeouts of registry calls: reconciler.retry (MLflow's own HTTP retries are off; its
+# MLFLOW_HTTP_REQUEST_* variables are read there).
 
 
 @dataclass(frozen=True)
@@ -40,6 +34,4 @@ def resolve(tracking_uri: str | None = None, registry_uri: str | None = None) ->
     registry = registry_uri or os.environ.get("MLFLOW_REGISTRY_URI") or tracking
     register_uri(tracking)
     register_uri(registry)
-    for name, value in HTTP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
     return Target(tracking_uri=tracking, registry_uri=registry)

@@ -506,10 +506,13 @@ def _auth_settings(workdir: Path) -> dict:
         "admin_username = admin\n"
         f"admin_password = {password}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # checking a password hash (PBKDF2) on every request is slow on a small CI machine
+        "auth_cache_ttl_seconds = 300\n"
     )
     return {
         "extra_args": ["--app-name", "basic-auth"],
-        "extra_env": {"MLFLOW_AUTH_CONFIG_PATH": str(ini)},
+        # the auth app refuses to start without a static key for its CSRF protection
+        "extra_env": {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)},
         "admin": ("admin", password),
     }
 

@@ -7,15 +7,19 @@
 Each request is read whole (head + Content-Length body), matched against the rules in order, and
 then, by the first rule that fires:
 
-- ``forward``     (no rule fires) sent to the upstream on a fresh connection; the answer relayed;
+- ``forward``     (also when no rule fires) sent to the upstream on a fresh connection; the
+                  answer relayed;
 - ``drop``        the client connection is closed; the upstream never sees the request;
 - ``drop_after``  sent to the upstream, which processes it; the answer is thrown away and the
                   client connection closed: the client cannot know whether it was applied;
 - ``status``      answered with ``status`` (e.g. 500, 503) without reaching the upstream;
 - ``hang``        held until :meth:`release` (or the proxy's lifetime ends), then closed.
 
-A rule fires on matching requests number ``skip + 1`` to ``skip + times`` (``times=None``: all
-after ``skip``), and can first run ``before(request)`` -- e.g. to kill the upstream server.
+Every rule counts the requests it matches, whether or not another rule handles them; a rule fires
+on its matching requests number ``skip + 1`` to ``skip + times`` (``times=None``: all after
+``skip``), and the first rule that fires handles the request. It can run ``before(request)``
+first, and (``drop_after``) ``after(request)`` once the upstream has processed it -- e.g. to kill
+the upstream server there.
 Every request is logged in :attr:`log` as ``(method, path, outcome)``. The proxy closes itself
 after ``lifetime`` seconds; every socket has a timeout, so no thread outlives it for long.
 """
@@ -43,7 +47,7 @@ class Request:
 
 @dataclass
 class Rule:
-    action: str  # drop | drop_after | status | hang
+    action: str  # forward | drop | drop_after | status | hang
     method: str | None = None  # e.g. "POST"; None: any; "write": anything but GET/HEAD
     path: str | None = None  # regular expression searched in the request path (with query)
     skip: int = 0
@@ -51,6 +55,7 @@ class Rule:
     status: int = 503
     retry_after: str | None = None
     before: Callable[[Request], None] | None = None
+    after: Callable[[Request], None] | None = None
     matched: int = field(default=0, init=False)
     fired: int = field(default=0, init=False)
 
@@ -62,13 +67,13 @@ class Rule:
             return False
         return self.path is None or re.search(self.path, req.path) is not None
 
-    def fires(self) -> bool:
+    def count(self, req: Request) -> bool:
+        """Count `req` if it matches; True if this is one of the requests the rule fires on."""
+        if not self.matches(req):
+            return False
         self.matched += 1
         n = self.matched - self.skip
-        if n >= 1 and (self.times is None or n <= self.times):
-            self.fired += 1
-            return True
-        return False
+        return n >= 1 and (self.times is None or n <= self.times)
 
 
 class FaultProxy:
@@ -149,14 +154,17 @@ class FaultProxy:
                 if req is None:
                     return
                 with self._lock:
-                    rule = next((r for r in self.rules if r.matches(req) and r.fires()), None)
+                    firing = [r for r in self.rules if r.count(req)]
+                    rule = firing[0] if firing else None
+                    if rule:
+                        rule.fired += 1
                     outcome = rule.action if rule else "forward"
                     if rule and rule.action == "status":
                         outcome = f"status {rule.status}"
                     self.log.append((req.method, req.path, outcome))
                 if rule and rule.before:
                     rule.before(req)
-                if rule is None:
+                if rule is None or rule.action == "forward":
                     if not self._forward(conn, req):
                         return
                     continue
@@ -164,6 +172,8 @@ class FaultProxy:
                     return
                 if rule.action == "drop_after":
                     self._exchange(req)
+                    if rule.after:
+                        rule.after(req)
                     return
                 if rule.action == "hang":
                     self._released.wait(timeout=SOCKET_TIMEOUT)

@@ -3,12 +3,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from reconciler import retry
 from reconciler.apply import ModelOutcome, PartialApplyError, apply_plan
 from reconciler.console import err, interactive, out
 from reconciler.errors import Aborted, ApplyError, PlanFileError, StalePlanError
 from reconciler.commands.plan import load_with_registry
 from reconciler.desired import DesiredState
+from reconciler.guard import ModelGuard
 from reconciler.live import DEFAULT_PARALLELISM, Registry
+from reconciler.lock import RegistryLock, ttl_from_env
+from reconciler.permissions import preflight
 from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.render import render
@@ -71,21 +75,28 @@ def confirm() -> None:
 
 
 def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose: bool,
-        parallelism: int = DEFAULT_PARALLELISM) -> int:
+        parallelism: int = DEFAULT_PARALLELISM, timeout: float | None = retry.DEFAULT_TIMEOUT,
+        lock: bool = False) -> int:
+    retry.configure(timeout)
+    ttl = ttl_from_env() if lock else None
+    notes = err if verbose else None
     if is_plan_file(paths):
-        registry = Registry(target, parallelism=parallelism)
+        registry = Registry(target, parallelism=parallelism, on_retry=notes)
         desired = None
     else:
-        desired, registry = load_with_registry(paths, target, parallelism=parallelism)
+        desired, registry = load_with_registry(paths, target, parallelism=parallelism, on_retry=notes)
     try:
-        return converge(paths, desired, registry, fmt, auto_approve)
+        return converge(paths, desired, registry, fmt, auto_approve, ttl)
     finally:
         if verbose:
             err(f"{registry.writes} registry writes; {registry.round_trips} registry round trips; "
                 f"{registry.parallelism} models at a time.")
 
 
-def converge(paths: list[str], desired: DesiredState | None, registry: Registry, fmt: str, auto_approve: bool) -> int:
+def converge(paths: list[str], desired: DesiredState | None, registry: Registry, fmt: str, auto_approve: bool,
+             lock_ttl: float | None = None) -> int:
+    """Plan (or load the saved plan), confirm, check permissions, take the lock (`lock_ttl`), then
+    apply each model after checking it did not change since it was planned (reconciler.guard)."""
     plan = load_saved_plan(paths[0], registry) if desired is None else make_plan(desired, registry)
     machine = fmt == "json"
     if not machine:
@@ -111,19 +122,31 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
             printed += 1
             out(f"  [{printed}/{total}] {change.mark} {subject(change, labels)}: {describe(change)}")
 
+    preflight(plan, registry)  # nothing is written unless every change is permitted
+    held = RegistryLock(registry, ttl=lock_ttl, say=err) if lock_ttl else None
+    origin = "the plan" if desired is not None else paths[0]
+    guard = ModelGuard(registry, plan, desired, lock=held, say=err, origin=origin)
+    if held is not None:
+        held.acquire()
     if not machine:
         out()
     try:
-        result = apply_plan(plan, registry, parallelism=registry.parallelism, on_model=model_done)
+        result = apply_plan(plan, registry, parallelism=registry.parallelism, on_model=model_done, prepare=guard)
     except ApplyError as e:
         report_partial(e, total, labels)
         if machine:
             out(json.dumps({**plan.to_json(), "apply": failed_json(e)}, indent=2))
         return 1
+    finally:
+        if held is not None:
+            held.release()
+    done_by_others = total - len(result.applied)
     if machine:
-        out(json.dumps({**plan.to_json(), "apply": {"status": "applied", "applied": len(result.applied)}}, indent=2))
+        status = {"status": "applied", "applied": len(result.applied), "made_meanwhile": done_by_others}
+        out(json.dumps({**plan.to_json(), "apply": status}, indent=2))
     else:
-        out(f"\nApply complete! {len(result.applied)} changes applied.")
+        meanwhile = f" ({done_by_others} planned changes had been made meanwhile)" if done_by_others else ""
+        out(f"\nApply complete! {len(result.applied)} changes applied{meanwhile}.")
     return 0
 
 

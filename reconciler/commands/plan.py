@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from reconciler import retry
 from reconciler.console import err, out, write_file
 from reconciler.desired import DesiredState
 from reconciler.live import PREFETCH_ABOVE_FILES, Registry
@@ -10,8 +11,9 @@ from reconciler.target import Target
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
-        verbose: bool) -> int:
-    desired, registry = load_with_registry(paths, target)
+        verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+    retry.configure(timeout)
+    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None)
     plan = make_plan(desired, registry)
     out(render(fmt, plan), end="")
     if out_file:

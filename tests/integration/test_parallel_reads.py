@@ -68,6 +68,8 @@ def test_apply_counts_one_round_trip_per_write(sqlite_server, unique_name, cli, 
     assert result.returncode == 0, result.stderr
     writes = [r for r in seen if not r.startswith("GET")]
     assert len(writes) == 2  # transition-stage and set-alias: no extra GET before each write
-    assert len(seen) == 2 + 2  # and the two searches of the plan
+    # and the plan's two searches, the permission probe (GET users/current, reconciler.permissions)
+    # and the re-read of the model right before it is applied (two searches, reconciler.guard)
+    assert len(seen) == 2 + 2 + 1 + 2
     assert round_trips(result.stderr) == len(seen)
     assert "2 registry writes" in result.stderr

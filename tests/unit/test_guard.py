@@ -102,3 +102,29 @@ def test_the_lock_is_checked_first():
     plan = make_plan(manifests(), reg)
     with pytest.raises(ModelChanged, match="lost"):
         ModelGuard(reg, plan, manifests(), lock=Lost())("m", by_model(plan))
+
+
+def test_the_applier_asks_the_guard_before_each_model_and_a_refusal_stops_only_that_model():
+    from reconciler.apply import PartialApplyError, apply_plan
+
+    seed = SEED + [{**SEED[0], "name": "n"}]
+    reg = MemoryRegistry(seed)
+    both = desired(manifests().models[0], dm("n", dv(10, version=1, stage="Archived")))
+    plan = make_plan(both, reg)
+    reg.set_version_tag("m", "1", "owner", "x")  # harmless for m
+    reg.update_model_description("n", "edited")  # n does not manage its description: harmless too
+    reg.transition_stage("n", "1", "Staging")  # already moved: the plan's change is still approved
+    asked = []
+
+    def guard(model, changes):
+        asked.append(model)
+        if model == "n":
+            raise ModelChanged("n changed")
+        return ModelGuard(reg, plan, both)(model, changes)
+
+    with pytest.raises(PartialApplyError) as e:
+        apply_plan(plan, reg, prepare=guard)
+    assert sorted(asked) == ["m", "n"]
+    assert [c.model for c in e.value.applied] == ["m"] * 6
+    assert [(c.model, msg) for c, msg in e.value.failures] == [("n", "n changed")]
+    assert reg.models["n"].versions["1"].stage == "Staging"  # nothing of n was applied

@@ -83,6 +83,13 @@ def test_transient_statuses(status):
     assert fault.maybe_applied == (status not in (408, 429))
 
 
+def test_the_servers_own_words_are_kept_but_not_mlflows_wrapping():
+    from mlflow.exceptions import MlflowException
+
+    assert retry._detail(MlflowException("INTERNAL_ERROR: database is locked")) == "INTERNAL_ERROR: database is locked"
+    assert retry._detail(MlflowException("API request to endpoint /x failed with error code 503 != 200")) == ""
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409])
 def test_client_errors_are_final(status):
     assert retry.classify(http_error(status)) is None
@@ -184,8 +191,17 @@ def test_non_idempotent_call_is_repeated_when_the_request_was_never_sent():
 
 def test_non_idempotent_call_without_recover_is_not_repeated_after_a_drop():
     fn = Flaky(dropped)
-    with pytest.raises(retry.GaveUp, match="may have been applied"):
+    with pytest.raises(retry.GaveUp, match="not retried, as it may have been made"):
         retry.call(fn, "register", idempotent=False)
+    assert fn.calls == 1
+
+
+def test_when_the_check_itself_fails_the_message_says_it_may_have_been_made():
+    fn = Flaky(dropped)
+    with pytest.raises(retry.GaveUp) as e:
+        retry.call(fn, "register", idempotent=False, recover=Flaky(*[refused] * 10))
+    assert str(e.value).startswith("connection refused (5 attempts in ")
+    assert str(e.value).endswith("it may have been made before the connection was lost: run plan to see")
     assert fn.calls == 1
 
 
@@ -205,6 +221,7 @@ def test_no_attempt_after_the_deadline():
 
 def test_grace_gives_clean_up_a_fresh_deadline():
     retry._deadline = retry.Deadline(5, clock=lambda: 100.0)
+    retry._deadline.remaining()
     retry._deadline.end = 0  # long expired
     with retry.grace(10):
         assert retry.call(lambda: "released", "release") == "released"
@@ -215,3 +232,12 @@ def test_deadline_without_limit():
     d = retry.Deadline(None)
     assert not d.expired() and d.remaining() == float("inf")
     assert retry.Deadline(0).seconds is None  # --timeout 0: no limit
+
+
+def test_the_deadline_starts_with_the_first_registry_call():
+    now = [0.0]
+    d = retry.Deadline(5, clock=lambda: now[0])
+    now[0] = 100.0  # start-up (importing MLflow, parsing manifests) is not counted
+    assert d.remaining() == 5
+    now[0] = 106.0
+    assert d.expired()
