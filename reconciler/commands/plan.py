@@ -3,9 +3,11 @@ from __future__ import annotations
 from reconciler import retry
 from reconciler.console import err, out, write_file
 from reconciler.desired import DesiredState
+from reconciler.errors import PlanFileError
 from reconciler.live import PREFETCH_ABOVE_FILES, Registry
 from reconciler.manifest import discover, load_tree
 from reconciler.planner import make_plan
+from reconciler.redact import redact
 from reconciler.render import render
 from reconciler.target import Target
 
@@ -17,7 +19,15 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detail
     plan = make_plan(desired, registry)
     out(render(fmt, plan), end="")
     if out_file:
-        write_file(out_file, plan.dumps())
+        text = plan.dumps()
+        if redact(text) != text:
+            # A value that equals a credential would be saved masked, and `apply FILE` would then
+            # write "***" to the registry: refuse rather than save a plan that changes meaning.
+            raise PlanFileError(
+                f"{out_file}: not saved: a planned value contains a credential of this run and would "
+                "be masked; apply from the manifests instead"
+            )
+        write_file(out_file, text)
         err(f"Saved the plan to {out_file}; apply it with: mlflow-gitops apply {out_file}")
     if verbose:
         err(f"{len(desired.models)} models declared; {registry.round_trips} registry round trips.")

@@ -240,3 +240,13 @@ def test_plan_formats_json_and_markdown(embedded_uri, unique_name, cli, tmp_path
     md = cli("plan", tree, "--format", "markdown", "--tracking-uri", embedded_uri)
     assert "| | Model | Version | Change | Manifest |" in md.stdout
     assert f"`{unique_name}` | new#1 | stage None -> Staging" in md.stdout
+
+
+def test_plan_file_is_not_saved_when_a_value_equals_a_credential(embedded_uri, unique_name, cli, tmp_path):
+    tree = write(tmp_path / "m.yaml", manifest(unique_name, "tags: {note: hunter2secret}\n"))
+    planfile = tmp_path / "plan.json"
+    result = cli("plan", tree, "--out", planfile, "--tracking-uri", embedded_uri,
+                 env={"MLFLOW_TRACKING_PASSWORD": "hunter2secret"})
+    assert result.returncode == 1
+    assert "not saved" in result.stderr and "hunter2secret" not in result.stdout + result.stderr
+    assert not planfile.exists()
