@@ -121,10 +121,6 @@ def redact(text: str) -> str:
     return text
 
 
-def redact_uri(uri: str) -> str:
-    return redact(uri)
-
-
 # ---- everything that does not go through reconciler.console -------------------------------------
 
 

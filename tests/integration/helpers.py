@@ -20,6 +20,24 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def promotion_manifest(name: str, prune_aliases: bool = False) -> str:
+    """The seed's promote/demote step for a model seeded with two versions: v2 to Production as
+    champion, v1 archived."""
+    return f"""\
+apiVersion: mlflow-gitops/v1
+kind: RegisteredModel
+name: {name}
+tags: {{team: mlops}}
+policy: {{prune_aliases: {str(prune_aliases).lower()}}}
+versions:
+  - version: 2
+    stage: Production
+    aliases: [champion]
+  - version: 1
+    stage: Archived
+"""
+
+
 def seed_versions(uri: str, name: str, stages: list[str], description: str = "") -> None:
     """Register len(stages) versions of `name` (sources s3://seed/<name>/<i>) in those stages."""
     c = client(uri)

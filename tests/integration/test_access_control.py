@@ -10,7 +10,7 @@ import secrets
 
 import pytest
 import requests
-from helpers import client, seed_versions, state, write
+from helpers import client, promotion_manifest, seed_versions, state, write
 
 pytestmark = pytest.mark.integration
 
@@ -52,22 +52,6 @@ def admin_uri(auth_server) -> str:
     return auth_server.uri.replace("http://", f"http://{user}:{password}@")
 
 
-def manifest(name: str, prune: bool = False) -> str:
-    return f"""\
-        apiVersion: mlflow-gitops/v1
-        kind: RegisteredModel
-        name: {name}
-        tags: {{team: mlops}}
-        policy: {{prune_aliases: {str(prune).lower()}}}
-        versions:
-          - version: 2
-            stage: Production
-            aliases: [champion]
-          - version: 1
-            stage: Archived
-        """
-
-
 def seeded(admin_uri: str, name: str) -> None:
     seed_versions(admin_uri, name, ["Production", "Staging"])
     client(admin_uri).set_registered_model_alias(name, "old", "1")
@@ -77,7 +61,7 @@ def test_read_only_user_can_plan_but_apply_writes_nothing(auth_server, users, ad
                                                           tmp_path):
     seeded(admin_uri, unique_name)
     reader = users.create(f"reader_{unique_name}")  # default permission: READ
-    tree = write(tmp_path / "m.yaml", manifest(unique_name))
+    tree = write(tmp_path / "m.yaml", promotion_manifest(unique_name))
     uri = ["--tracking-uri", auth_server.uri]
     before = state(admin_uri, unique_name)
 
@@ -103,7 +87,7 @@ def test_edit_user_applies_but_may_not_delete_an_alias(auth_server, users, admin
     uri = ["--tracking-uri", auth_server.uri]
     before = state(admin_uri, unique_name)
 
-    pruning = write(tmp_path / "prune" / "m.yaml", manifest(unique_name, prune=True))
+    pruning = write(tmp_path / "prune" / "m.yaml", promotion_manifest(unique_name, prune_aliases=True))
     r = cli("apply", pruning, "--auto-approve", *uri, env=users.env(editor))
     assert r.returncode == 1
     assert f"Permission denied: user '{editor}' may not make 1 of the 5 planned changes" in r.stderr
@@ -111,7 +95,7 @@ def test_edit_user_applies_but_may_not_delete_an_alias(auth_server, users, admin
             f"model '{unique_name}', user has EDIT") in r.stderr  # fmt: skip
     assert state(admin_uri, unique_name) == before
 
-    keeping = write(tmp_path / "keep" / "m.yaml", manifest(unique_name))
+    keeping = write(tmp_path / "keep" / "m.yaml", promotion_manifest(unique_name))
     r = cli("apply", keeping, "--auto-approve", *uri, env=users.env(editor))
     assert r.returncode == 0, r.stderr
     after = state(admin_uri, unique_name)
@@ -124,7 +108,7 @@ def test_manage_user_may_delete_aliases(auth_server, users, admin_uri, unique_na
     seeded(admin_uri, unique_name)
     manager = users.create(f"manager_{unique_name}")
     users.grant(manager, unique_name, "MANAGE")
-    tree = write(tmp_path / "m.yaml", manifest(unique_name, prune=True))
+    tree = write(tmp_path / "m.yaml", promotion_manifest(unique_name, prune_aliases=True))
     r = cli("apply", tree, "--auto-approve", "--tracking-uri", auth_server.uri, env=users.env(manager))
     assert r.returncode == 0, r.stderr
     assert state(admin_uri, unique_name)["aliases"] == {"champion": "2"}

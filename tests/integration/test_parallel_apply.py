@@ -7,24 +7,9 @@ import json
 import re
 
 import pytest
-from helpers import seed_versions, state, write, writes_reported
+from helpers import promotion_manifest, seed_versions, state, write, writes_reported
 
 pytestmark = pytest.mark.integration
-
-
-def promotion(name: str) -> str:
-    return f"""\
-apiVersion: mlflow-gitops/v1
-kind: RegisteredModel
-name: {name}
-tags: {{team: mlops}}
-versions:
-  - version: 2
-    stage: Production
-    aliases: [champion]
-  - version: 1
-    stage: Archived
-"""
 
 
 @pytest.fixture(params=["sqlite_server", "postgres_server"])
@@ -36,7 +21,7 @@ def test_parallel_apply_converges_in_order_and_reapply_writes_nothing(server_uri
     names = [f"{unique_name}_{i}" for i in range(6)]
     for name in names:
         seed_versions(server_uri, name, ["Production", "Staging"])
-        write(tmp_path / "m" / f"{name}.yaml", promotion(name))
+        write(tmp_path / "m" / f"{name}.yaml", promotion_manifest(name))
     uri = ["--tracking-uri", server_uri]
 
     applied = cli("apply", tmp_path / "m", "--auto-approve", "--verbose", "--parallelism", "4", *uri)
@@ -66,7 +51,7 @@ def test_a_model_failing_at_apply_time_does_not_stop_or_corrupt_the_others(sqlit
     bad = f"{unique_name}_bad"
     for name in good:
         seed_versions(sqlite_server.uri, name, ["Production", "Staging"])
-        write(tmp_path / "m" / f"{name}.yaml", promotion(name))
+        write(tmp_path / "m" / f"{name}.yaml", promotion_manifest(name))
     seed_versions(sqlite_server.uri, bad, ["Production"])
     # A run that does not exist: the plan registers a version from it, apply fails on that call.
     write(tmp_path / "m" / "bad.yaml", f"""\
