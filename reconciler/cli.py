@@ -13,7 +13,7 @@ import typer
 
 app = typer.Typer(
     name="mlflow-gitops",
-    help="Declarative GitOps for the MLflow Model Registry: validate, plan and apply YAML manifests.",
+    help="Declarative GitOps for the MLflow Model Registry: validate, plan, apply, drift and export YAML manifests.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -42,6 +42,19 @@ class PlanFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+
+
+class DriftFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    junit = "junit"
+
+
+class ExportBy(str, Enum):
+    version = "version"
+    source = "source"
+    run_id = "run_id"
 
 
 Paths = Annotated[list[str], typer.Argument(metavar="PATH", help="Manifest files or directories (searched recursively).", show_default=False)]
@@ -151,6 +164,59 @@ def apply(
 
     handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, auto_approve, verbose, parallelism,
                            timeout, lock))
+
+
+@app.command()
+def drift(
+    paths: Paths,
+    format: Annotated[DriftFormat, typer.Option("--format", "-f", help="Output format.")] = DriftFormat.text,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", "-o", metavar="FILE",
+                     help="Write the report in --format to FILE; the text report still goes to stdout."),
+    ] = None,
+    fail_on_unmanaged: Annotated[
+        bool, typer.Option("--fail-on-unmanaged", help="Registry models that no manifest declares count as drift (exit 2).")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    verbose: Verbose = False,
+    timeout: Timeout = 300,
+) -> None:
+    """Audit the live registry against the manifests: managed fields changed outside git (with when
+    and by whom, where the registry knows), and models no manifest declares. Never writes.
+    Exit 0 in sync, 2 drift, 1 error."""
+    from reconciler.commands import drift as cmd
+
+    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, out, fail_on_unmanaged,
+                           verbose, timeout))
+
+
+@app.command()
+def export(
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", metavar="NAME", help="Export this model (repeatable) [default: every model]."),
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", "-o", metavar="DIR", help="Write one file per model into DIR [default: all documents to stdout]."),
+    ] = None,
+    by: Annotated[
+        ExportBy,
+        typer.Option("--by", help="How versions are selected: by `version:` number, or by `source:` / `run_id:` "
+                                  "(for promotion across registries whose version numbers differ)."),
+    ] = ExportBy.version,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    verbose: Verbose = False,
+    timeout: Timeout = 300,
+) -> None:
+    """Write manifests from the live registry (bootstrap GitOps for an existing registry). Deterministic:
+    two exports of the same registry are byte-identical, and `plan` on them reports no changes."""
+    from reconciler.commands import export as cmd
+
+    handle(lambda: cmd.run(model or [], out, by.value, target(tracking_uri, registry_uri), verbose, timeout))
 
 
 @app.command()

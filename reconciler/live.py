@@ -43,6 +43,9 @@ from reconciler.target import Target
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 SYSTEM_TAG_PREFIX = "mlflow."
+AUDIT_TAG_PREFIX = "mlflow-gitops."  # ours: ownership and audit trail (reconciler.audit)
+# Models of our own (the `apply --lock` lease, reconciler.lock): never part of a snapshot.
+RESERVED_MODEL_PREFIX = "mlflow-gitops."
 MODELS_PAGE = 1000  # server maximum for search_registered_models
 VERSIONS_PAGE = 200_000  # server maximum for search_model_versions
 # Searches are GET requests: keep `name IN (...)` filters well under common URL limits.
@@ -65,7 +68,11 @@ USER_PERMISSION = "/api/3.0/mlflow/users/permissions/get"
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIX)}
+    return {k: v for k, v in tags.items() if not k.startswith((SYSTEM_TAG_PREFIX, AUDIT_TAG_PREFIX))}
+
+
+def audit_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k.startswith(AUDIT_TAG_PREFIX)}
 
 
 def quote(name: str) -> str:
@@ -337,6 +344,7 @@ class Registry:
             m["name"]: m
             for m in raw_models
             if (wanted is None or m["name"] in wanted) and m["tags"].get(PROMPT_TAG) != "true"
+            and not m["name"].startswith(RESERVED_MODEL_PREFIX)
         }
         versions: dict[str, dict[str, LiveVersion]] = {name: {} for name in models}
         for name, v in raw_versions:
@@ -350,6 +358,7 @@ class Registry:
                 aliases=m["aliases"],
                 versions=versions[name],
                 last_updated_timestamp=m["last_updated_timestamp"],
+                audit=audit_tags(m["tags"]),
             )
             for name, m in sorted(models.items())
         }
@@ -434,7 +443,7 @@ class Registry:
                     version=str(v.version), stage=v.current_stage or "None", description=v.description or "",
                     tags=user_tags(v.tags or {}), run_id=v.run_id or None, source=v.source or None,
                     status=v.status or "READY", user_id=v.user_id or None,
-                    last_updated_timestamp=v.last_updated_timestamp,
+                    last_updated_timestamp=v.last_updated_timestamp, audit=audit_tags(v.tags or {}),
                 ))
                 for v in page
             ], page.token
@@ -443,12 +452,12 @@ class Registry:
             (v["name"], LiveVersion(
                 version=str(v["version"]), stage=v.get("current_stage") or "None",
                 description=v.get("description") or "",
-                tags=user_tags({t["key"]: t.get("value", "") for t in v.get("tags", ())}),
-                run_id=v.get("run_id") or None, source=v.get("source") or None,
+                tags=user_tags(tags), run_id=v.get("run_id") or None, source=v.get("source") or None,
                 status=v.get("status") or "READY", user_id=v.get("user_id") or None,
-                last_updated_timestamp=_int(v.get("last_updated_timestamp")),
+                last_updated_timestamp=_int(v.get("last_updated_timestamp")), audit=audit_tags(tags),
             ))
             for v in doc.get("model_versions", ())
+            for tags in ({t["key"]: t.get("value", "") for t in v.get("tags", ())},)
         ], doc.get("next_page_token")
 
     # ---- writes: one method per plan action, one registry call each -----------------------------

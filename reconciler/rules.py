@@ -26,6 +26,7 @@ RESERVED_TAG_PREFIXES = {
     "mlflow.": "reserved for MLflow system tags",
     "mlflow-gitops.": "reserved for mlflow-gitops itself",
 }
+RESERVED_MODEL_PREFIX = "mlflow-gitops."  # the `apply --lock` lease models
 SELECTORS = ("version", "run_id", "source")
 MAX_MODEL_NAME_LENGTH = 256  # MLflow's SQL stores: registered_models.name is VARCHAR(256)
 MAX_SOURCE_LENGTH = 500  # model_versions.source is VARCHAR(500)
@@ -66,6 +67,8 @@ def model_name_problem(name: str) -> str | None:
     control = control_problem(name)
     if control:
         return f"model name {control}"
+    if name.startswith(RESERVED_MODEL_PREFIX):
+        return f"model name {name!r} uses the prefix {RESERVED_MODEL_PREFIX!r}, reserved for mlflow-gitops's own models"
     if "/" in name or ":" in name:
         return f"model name {name!r} must not contain '/' or ':'"
     problem = _path_problem(name)

@@ -18,16 +18,20 @@ class LiveVersion:
     status: str = "READY"
     user_id: str | None = None
     last_updated_timestamp: int | None = None
+    audit: dict[str, str] = field(default_factory=dict)  # mlflow-gitops.* tags (reconciler.audit)
 
 
 @dataclass(frozen=True)
 class LiveModel:
     name: str
     description: str = ""
-    tags: dict[str, str] = field(default_factory=dict)  # without mlflow.* system tags
+    # user tags: neither MLflow's `mlflow.*` nor our own `mlflow-gitops.*` (those are in `audit`;
+    # they record who applied what, and are never diffed, pruned, exported or fingerprinted)
+    tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> version
     versions: dict[str, LiveVersion] = field(default_factory=dict)  # version -> LiveVersion
     last_updated_timestamp: int | None = None
+    audit: dict[str, str] = field(default_factory=dict)
 
     def aliases_of(self, version: str) -> list[str]:
         return sorted(a for a, v in self.aliases.items() if v == version)
