@@ -126,12 +126,15 @@ def apply_plan(
     parallelism: int = 1,
     on_model: Callable[[ModelOutcome], None] | None = None,
     prepare: Callable[[str, list[Change]], list[Change]] | None = None,
+    finish: Callable[[str, list[Change], Callable[[Change], str]], object] | None = None,
 ) -> ApplyResult:
     """Apply `plan`; raise PartialApplyError (an ApplyError) after all workers stopped if any model
     failed. Callbacks run one at a time (never concurrently): `on_applied` after each change,
     `on_model` when a model is done (its changes applied, or stopped at a failure). `prepare`
     (reconciler.guard) is asked, in the model's worker right before its first change, which
-    changes to make; if it raises, none of the model's changes are made."""
+    changes to make; if it raises, none of the model's changes are made. `finish` (reconciler.audit)
+    is called in the worker after the model's changes, with those applied and a function giving the
+    version number a change was made to."""
     result = ApplyResult()
     groups = list(plan.by_model().items())
     lock = threading.Lock()  # guards result and serialises callbacks
@@ -155,6 +158,8 @@ def apply_plan(
                 result.applied.append(change)
                 if on_applied:
                     on_applied(change, result)
+        if finish is not None and outcome.applied:
+            finish(model, outcome.applied, lambda c: _version(c, result))
         with lock:
             result.outcomes.append(outcome)
             if on_model:

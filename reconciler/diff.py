@@ -173,6 +173,9 @@ def alias_changes(dm: DesiredModel, live: LiveModel, resolved: list[Resolved]) -
                     ref=r.ref, source=r.declared.loc(f"aliases.{alias}").short,
                 )
             )
+    for stage, alias in sorted(dm.policy.stage_aliases.items()):
+        declared.add(alias)
+        changes += stage_alias_change(dm, live, resolved, stage, alias)
     if dm.policy.prune_aliases:
         for alias, version in sorted(live.aliases.items()):
             if alias not in declared:
@@ -206,3 +209,45 @@ def tag_changes(model, version, ref, want: dict, have: dict, prune: bool, loc) -
                     )
                 )
     return changes
+
+
+def target_stages(dm: DesiredModel, live: LiveModel, resolved: list[Resolved]) -> list[tuple[tuple, Resolved | None, str, str]]:
+    """Each version's stage once the plan is applied, as (rank, resolved, version, stage); a higher
+    rank is a newer version: versions still to register come after every registered one, in the
+    order they are registered."""
+    declared = {r.version: r for r in resolved if r.version is not None}
+    out = []
+    for lv in live.versions.values():
+        r = declared.get(lv.version)
+        if r is not None and r.declared.stage is not None:
+            stage = r.declared.stage
+        elif r is None and dm.policy.unmanaged_versions == "archive" and lv.stage in ACTIVE_STAGES:
+            stage = "Archived"
+        else:
+            stage = lv.stage
+        out.append(((0, int(lv.version)), r, lv.version, stage))
+    for i, r in enumerate(x for x in resolved if x.version is None):
+        out.append(((1, i), r, "", r.declared.stage or "None"))
+    return out
+
+
+def stage_alias_change(dm: DesiredModel, live: LiveModel, resolved: list[Resolved], stage: str, alias: str) -> list[Change]:
+    """policy.stage_aliases: `alias` follows the newest version that will be in `stage`, and is
+    deleted when no version will be."""
+    reason = f"policy stage_aliases: {stage} -> {alias}"
+    source = dm.loc("policy").short
+    current = live.aliases.get(alias)
+    in_stage = [t for t in target_stages(dm, live, resolved) if t[3] == stage]
+    if not in_stage:
+        if current is None:
+            return []
+        return [Change("delete_alias", dm.name, current, before=current, alias=alias, source=source, reason=reason)]
+    _, r, version, _ = max(in_stage, key=lambda t: t[0])
+    if version and version == current:
+        return []
+    return [
+        Change(
+            "set_alias", dm.name, version or None, before=current, after=version or None, alias=alias,
+            ref=r.ref if r is not None else None, source=source, reason=reason,
+        )
+    ]

@@ -88,6 +88,8 @@ class Plan:
     registry_uri: str | None = None
     # model name -> fingerprint of its live state when planned ("absent" when it did not exist)
     prior_state: dict[str, str] = field(default_factory=dict)
+    # model name -> the manifest its `mlflow-gitops.manifest` tag named when planned (reconciler.audit)
+    managed_by: dict[str, str] = field(default_factory=dict)
     round_trips: int = 0
 
     @property
@@ -117,6 +119,8 @@ class Plan:
         doc["changes"] = [c.to_json() for c in self.changes]
         doc["summary"] = {"changes": len(self.changes), **self.counts(), "by_action": by_action}
         doc["prior_state"] = dict(sorted(self.prior_state.items()))
+        if self.managed_by:
+            doc["managed_by"] = dict(sorted(self.managed_by.items()))
         return doc
 
     def dumps(self) -> str:
@@ -139,6 +143,7 @@ class Plan:
                 tracking_uri=doc["tracking_uri"],
                 registry_uri=doc.get("registry_uri"),
                 prior_state=dict(doc.get("prior_state", {})),
+                managed_by=dict(doc.get("managed_by", {})),
             )
         except (KeyError, TypeError) as e:
             raise PlanFileError(f"{origin}:1:1: malformed plan file: {e}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.audit import MANIFEST_TAG
 from reconciler.desired import DesiredState
 from reconciler.diff import diff
 from reconciler.plan import Plan
@@ -16,5 +17,10 @@ def make_plan(desired: DesiredState, registry) -> Plan:
         tracking_uri=registry.target.display,
         registry_uri=registry.target.registry_display,
         prior_state={name: snapshot.fingerprint(name) for name in touched},
+        managed_by={
+            name: snapshot.models[name].audit[MANIFEST_TAG]
+            for name in touched
+            if name in snapshot.models and MANIFEST_TAG in snapshot.models[name].audit
+        },
         round_trips=snapshot.round_trips,
     )

@@ -143,6 +143,7 @@ def check_document(doc: Document) -> list[Problem]:
     problems += _tag_problems(data.get("tags"), ("tags",), doc)
     problems += _text_problems(data, (), doc)
     versions = data.get("versions")
+    problems += _stage_alias_problems(data, versions if isinstance(versions, list) else [], doc)
     if not isinstance(versions, list):
         return problems
     seen_selectors: dict[tuple, int] = {}
@@ -184,6 +185,40 @@ def check_document(doc: Document) -> list[Problem]:
                 )
             if message:
                 problems.append(Problem(pos.value(here + ("aliases", j)), f"{label(here + ('aliases',))}: {message}"))
+    return problems
+
+
+def _stage_alias_problems(data: dict, versions: list, doc: Document) -> list[Problem]:
+    """policy.stage_aliases: valid, distinct aliases that no version declares as well (the policy
+    moves them; a version's `aliases` pinning one too would fight it on every apply)."""
+    policy = data.get("policy")
+    mapping = policy.get("stage_aliases") if isinstance(policy, dict) else None
+    if not isinstance(mapping, dict):
+        return []
+    declared: dict[str, int] = {}
+    for i, item in enumerate(versions):
+        aliases = item.get("aliases") if isinstance(item, dict) else None
+        for alias in aliases if isinstance(aliases, list) else ():
+            if isinstance(alias, str):
+                declared.setdefault(alias, i)
+    problems = []
+    first_stage: dict[str, str] = {}
+    for stage, alias in mapping.items():
+        if not isinstance(alias, str):
+            continue
+        where = ("policy", "stage_aliases", stage)
+        message = alias_problem(alias) if ALIAS_PATTERN.fullmatch(alias) else None  # else: the schema's
+        if message is None and alias in first_stage:
+            message = f"alias {alias!r} is already kept on the {first_stage[alias]} version; one alias per stage"
+        if message is None and alias in declared:
+            line = doc.positions.value(("versions", declared[alias])).line
+            message = (
+                f"alias {alias!r} follows the {stage} version by this policy, so versions[{declared[alias]}] "
+                f"(line {line}) must not declare it too"
+            )
+        first_stage.setdefault(alias, stage)
+        if message:
+            problems.append(Problem(doc.positions.value(where), f"{label(where)}: {message}"))
     return problems
 
 

@@ -59,6 +59,10 @@ def registry_and_manifest(draw, names: list[str]) -> tuple[list[dict], DesiredSt
                 continue
             selectors.append(Selector(source=f"s3://bucket/{name}/{j}"))
         free_aliases = list(ALIASES)
+        stage_aliases = {}
+        for stage in draw(st.lists(st.sampled_from(["Production", "Staging"]), unique=True)):
+            stage_aliases[stage] = draw(st.sampled_from(free_aliases))
+            free_aliases.remove(stage_aliases[stage])
         versions = []
         for k, sel in enumerate(selectors):
             chosen = draw(st.lists(st.sampled_from(free_aliases), unique=True, max_size=2)) if free_aliases else []
@@ -77,6 +81,7 @@ def registry_and_manifest(draw, names: list[str]) -> tuple[list[dict], DesiredSt
             unmanaged_versions=draw(st.sampled_from(["ignore", "archive"])),
             prune_aliases=draw(st.booleans()),
             prune_tags=draw(st.booleans()),
+            stage_aliases=stage_aliases,
         )
         models.append(
             DesiredModel(

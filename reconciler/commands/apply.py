@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler import retry
+from reconciler import audit, retry
+from reconciler.audit import AuditTrail
 from reconciler.apply import ModelOutcome, PartialApplyError, apply_plan
 from reconciler.console import err, interactive, out
 from reconciler.errors import Aborted, ApplyError, PlanFileError, StalePlanError
@@ -131,7 +132,11 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
     if not machine:
         out()
     try:
-        result = apply_plan(plan, registry, parallelism=registry.parallelism, on_model=model_done, prepare=guard)
+        # a saved plan: the commit is that of the manifests it was planned from, not of the plan file
+        manifests = paths if desired is not None else audit.manifests_of(plan.changes) or paths
+        trail = AuditTrail(registry, plan, audit.from_environment(manifests, registry.user_name()), warn=err)
+        result = apply_plan(plan, registry, parallelism=registry.parallelism, on_model=model_done, prepare=guard,
+                            finish=trail)
     except ApplyError as e:
         report_partial(e, total, labels)
         if machine:
@@ -142,11 +147,14 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
             held.release()
     done_by_others = total - len(result.applied)
     if machine:
-        status = {"status": "applied", "applied": len(result.applied), "made_meanwhile": done_by_others}
+        status = {"status": "applied", "applied": len(result.applied), "made_meanwhile": done_by_others,
+                  "audit_tags": trail.writes}
         out(json.dumps({**plan.to_json(), "apply": status}, indent=2))
     else:
         meanwhile = f" ({done_by_others} planned changes had been made meanwhile)" if done_by_others else ""
         out(f"\nApply complete! {len(result.applied)} changes applied{meanwhile}.")
+        if trail.writes:
+            out(f"Recorded the audit trail on {trail.models} models ({trail.writes} {audit.PREFIX}* tags).")
     return 0
 
 

@@ -20,15 +20,17 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def promotion_manifest(name: str, prune_aliases: bool = False) -> str:
+def promotion_manifest(name: str, prune_aliases: bool = False, description: str | None = None,
+                       prune_tags: bool = False) -> str:
     """The seed's promote/demote step for a model seeded with two versions: v2 to Production as
     champion, v1 archived."""
+    described = f"description: {description}\n" if description is not None else ""
     return f"""\
 apiVersion: mlflow-gitops/v1
 kind: RegisteredModel
 name: {name}
-tags: {{team: mlops}}
-policy: {{prune_aliases: {str(prune_aliases).lower()}}}
+{described}tags: {{team: mlops}}
+policy: {{prune_aliases: {str(prune_aliases).lower()}, prune_tags: {str(prune_tags).lower()}}}
 versions:
   - version: 2
     stage: Production
@@ -50,8 +52,26 @@ def seed_versions(uri: str, name: str, stages: list[str], description: str = "")
                 c.transition_model_version_stage(name, mv.version, stage)
 
 
+AUDIT_PREFIX = "mlflow-gitops."
+
+
+def managed(tags) -> dict:
+    return {k: v for k, v in dict(tags).items() if not k.startswith(AUDIT_PREFIX)}
+
+
+def audit_tags(uri: str, name: str) -> dict:
+    """The audit trail apply records (reconciler.audit): {"model": {...}, "<version>": {...}}."""
+    c = client(uri)
+    m = c.get_registered_model(name)
+    out = {"model": {k: v for k, v in m.tags.items() if k.startswith(AUDIT_PREFIX)}}
+    for v in c.search_model_versions(filter_string=f"name = '{name}'"):
+        out[str(v.version)] = {k: t for k, t in v.tags.items() if k.startswith(AUDIT_PREFIX)}
+    return out
+
+
 def state(uri: str, name: str) -> dict:
-    """Everything the tool manages about a model, read with MlflowClient, comparable with ==."""
+    """Everything the tool manages about a model, read with MlflowClient, comparable with ==
+    (without the audit trail's mlflow-gitops.* tags: `audit_tags`)."""
     c = client(uri)
     models = c.search_registered_models(filter_string=f"name = '{name}'")
     if not models:
@@ -60,10 +80,10 @@ def state(uri: str, name: str) -> dict:
     versions = c.search_model_versions(filter_string=f"name = '{name}'")
     return {
         "description": m.description or "",
-        "tags": dict(m.tags),
+        "tags": managed(m.tags),
         "aliases": {a: str(v) for a, v in m.aliases.items()},
         "versions": {
-            str(v.version): {"stage": v.current_stage, "description": v.description or "", "tags": dict(v.tags),
+            str(v.version): {"stage": v.current_stage, "description": v.description or "", "tags": managed(v.tags),
                              "source": v.source}
             for v in versions
         },

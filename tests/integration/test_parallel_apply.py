@@ -26,7 +26,8 @@ def test_parallel_apply_converges_in_order_and_reapply_writes_nothing(server_uri
 
     applied = cli("apply", tmp_path / "m", "--auto-approve", "--verbose", "--parallelism", "4", *uri)
     assert applied.returncode == 0, applied.stderr
-    assert writes_reported(applied.stderr) == 6 * 4
+    # 4 changes per model, then its audit trail: 2 version stamps and 2 model tags
+    assert writes_reported(applied.stderr) == 6 * (4 + 4)
     assert "4 models at a time" in applied.stderr
     lines = re.findall(r"^  \[(\d+)/24\] (.*)$", applied.stdout, re.M)
     assert [int(n) for n, _ in lines] == list(range(1, 25))  # numbered in the order printed

@@ -148,3 +148,46 @@ def test_changes_point_at_the_manifest_line():
     want = desired(dm("m", dv(14, version=1, stage="Production")))
     [change] = diff(want, snap(lm("m", lv(1))))
     assert change.source == "m.yaml:14"
+
+
+STAGE_ALIASES = Policy(stage_aliases={"Production": "champion", "Staging": "challenger"})
+
+
+def test_stage_aliases_follow_the_version_that_will_be_in_the_stage():
+    want = desired(dm("m", dv(version=2, stage="Production"), dv(version=1, stage="Archived"), policy=STAGE_ALIASES))
+    have = snap(lm("m", lv(1, "Production"), lv(2, "Staging"), lv(3, "Staging"), aliases={"champion": "1"}))
+    changes = diff(want, have)
+    assert rows(changes) == [
+        ("transition_stage", "m", "2", "Staging", "Production", None),
+        ("transition_stage", "m", "1", "Production", "Archived", None),
+        ("set_alias", "m", "2", "1", "2", "champion"),
+        ("set_alias", "m", "3", None, "3", "challenger"),  # undeclared v3 stays in Staging
+    ]
+    assert all(c.reason.startswith("policy stage_aliases") for c in changes if c.action == "set_alias")
+
+
+def test_stage_alias_of_an_empty_stage_is_deleted_and_newest_version_wins():
+    want = desired(dm("m", dv(version=1, stage="Archived"), policy=STAGE_ALIASES))
+    have = snap(lm("m", lv(1, "Production"), lv(4, "Staging"), lv(5, "Staging"), aliases={"champion": "1"}))
+    assert rows(diff(want, have)) == [
+        ("transition_stage", "m", "1", "Production", "Archived", None),
+        ("set_alias", "m", "5", None, "5", "challenger"),
+        ("delete_alias", "m", "1", "1", None, "champion"),
+    ]
+
+
+def test_stage_alias_points_at_a_version_still_to_register_and_is_kept_by_prune_aliases():
+    policy = Policy(stage_aliases={"Production": "champion"}, prune_aliases=True, unmanaged_versions="archive")
+    want = desired(dm("m", dv(source="s3://new", stage="Production"), policy=policy))
+    have = snap(lm("m", lv(1, "Production"), aliases={"champion": "1", "old": "1"}))
+    changes = diff(want, have)
+    assert [(c.action, c.version, c.ref, c.alias) for c in changes if "alias" in c.action] == [
+        ("set_alias", None, "source:s3://new", "champion"),
+        ("delete_alias", "1", None, "old"),
+    ]
+
+
+def test_stage_aliases_in_sync_give_no_changes():
+    want = desired(dm("m", dv(version=2, stage="Production"), policy=STAGE_ALIASES))
+    have = snap(lm("m", lv(1, "Archived"), lv(2, "Production"), aliases={"champion": "2"}))
+    assert diff(want, have) == []
