@@ -1,5 +1,27 @@
 from __future__ import annotations
 
+from reconciler import retry
+from reconciler.commands.plan import load_with_registry
+from reconciler.console import err, out, write_file
+from reconciler.diff import diff
+from reconciler.drift import build
+from reconciler.render.drift import render
+from reconciler.target import Target
 
-def run(paths, target, fmt, out_file, fail_on_unmanaged, verbose, timeout) -> int:
-    raise NotImplementedError("drift")
+
+def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,
+        verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+    retry.configure(timeout)
+    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None)
+    snapshot = registry.snapshot(None)  # the whole registry: undeclared models are part of the audit
+    report = build(desired, snapshot, diff(desired, snapshot), registry.target.display, fail_on_unmanaged)
+    if out_file:
+        write_file(out_file, render(fmt, report))
+        out(render("text", report), end="")
+        err(f"Wrote the {fmt} drift report to {out_file}.")
+    else:
+        out(render(fmt, report), end="")
+    if verbose:
+        err(f"{len(desired.models)} models declared, {len(snapshot.models)} in the registry; "
+            f"{registry.round_trips} registry round trips.")
+    return report.exit_code

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from reconciler.plan import Change
 
 MAX_VALUE = 60
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Names read from the registry (set by hand, not by a validated manifest), made safe to print."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def value(v, limit: int = MAX_VALUE) -> str:
@@ -14,6 +21,8 @@ def value(v, limit: int = MAX_VALUE) -> str:
     if v is None:
         return "(none)"
     text = str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    # a live value (set by hand, outside the manifests' rules) may hold terminal escapes: show them
+    text = printable(text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return f'"{text}"'

@@ -1,0 +1,94 @@
+"""How one drifted field reads, shared by the text, markdown and JUnit drift reports."""
+
+from __future__ import annotations
+
+from reconciler.drift import Drifted, DriftReport, Undeclared
+from reconciler.render.describe import printable, value
+
+
+def shown(d: Drifted, v) -> str:
+    """A git or live value as a reviewer reads it."""
+    if d.field == "model":
+        return "declared" if v else "(absent)"
+    if d.field == "version":
+        return printable(str(v)) if v else "(not registered)"
+    if d.field == "stage":
+        return str(v)
+    if d.field.startswith("aliases."):
+        if v is not None:
+            return f"v{v}"
+        return "the new version" if d.git is None and d.live is None and d.ref else "(none)"
+    return value(v)
+
+
+def subject(d: Drifted) -> str:
+    """`v3 stage`, `alias @champion`, `tag team`, `description`, ..."""
+    if d.field == "model":
+        return "model"
+    if d.field == "version":
+        return f"version {printable(d.ref or '')}".rstrip()
+    if d.field.startswith("aliases."):
+        what = f"alias @{d.field[len('aliases.'):]}"
+    elif d.field.startswith("tags."):
+        what = f"tag {printable(d.field[len('tags.'):])}"
+    else:
+        what = d.field
+    where = d.where if not d.field.startswith("aliases.") else ""
+    return f"{where} {what}".strip()
+
+
+def difference(d: Drifted) -> str:
+    if d.field == "model":
+        return "declared in git, absent from the registry"
+    if d.field == "version":
+        return f"declared in git ({shown(d, d.git)}), not registered"
+    if d.field.startswith("aliases.") and d.git is None and d.ref:
+        git = f"the version of {printable(d.ref)}, not registered"
+    else:
+        git = shown(d, d.git) if d.git is not None else "(none)"
+    live = shown(d, d.live) if d.live is not None else "(none)"
+    text = f"git {git}, live {live}"
+    return f"{text} [{d.reason}]" if d.reason else text
+
+
+def provenance(d: Drifted) -> str:
+    """When and by whom, as far as the registry knows."""
+    parts = []
+    if d.changed_at:
+        what = d.where if d.version is not None and not d.field.startswith("aliases.") else "model"
+        parts.append(f"{what} last updated {d.changed_at}")
+    if d.user_id:
+        parts.append(f"registered by {printable(d.user_id)}")
+    if d.last_applied:
+        parts.append(f"mlflow-gitops last applied: {printable(d.last_applied)}")
+    return "; ".join(parts)
+
+
+def undeclared_line(u: Undeclared) -> str:
+    when = f"last updated {u.last_updated}" if u.last_updated else ""
+    if u.orphaned:
+        applied = f", last applied {printable(u.last_applied)}" if u.last_applied else ""
+        return f"{printable(u.name)}: orphaned, was managed from {printable(u.manifest)}{applied}" + (f"; {when}" if when else "")
+    return f"{printable(u.name)}" + (f": {when}" if when else "")
+
+
+def summary(report: DriftReport) -> str:
+    managed = len(report.managed)
+    models = "model" if managed == 1 else "models"
+    undeclared = len(report.undeclared)
+    listed = ""
+    if undeclared:
+        counted = "counted as drift" if report.fail_on_unmanaged else "not counted as drift"
+        noun = "model" if undeclared == 1 else "models"
+        listed = f"; {undeclared} registry {noun} not declared in any manifest ({counted})"
+    if not report.drift:
+        verb = "matches" if managed == 1 else "match"
+        head = f"No drift: the {managed} managed {models} {verb} git" if managed else "No managed models"
+        if report.in_sync:
+            return head + listed + "."
+        return head + listed + "; failing because of --fail-on-unmanaged."
+    fields = "field" if len(report.drift) == 1 else "fields"
+    return (
+        f"Drift: {len(report.drift)} {fields} in {len(report.drifted_models)} of {managed} managed {models} "
+        f"differ from git{listed}."
+    )

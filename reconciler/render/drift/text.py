@@ -1,0 +1,34 @@
+"""Drift for a terminal or CI log: one block per drifted model, then models no manifest declares."""
+
+from __future__ import annotations
+
+from reconciler.drift import DriftReport
+from reconciler.render.describe import printable
+from reconciler.render.drift.phrases import difference, provenance, subject, summary, undeclared_line
+
+
+class TextDriftRenderer:
+    name = "text"
+
+    def render(self, report: DriftReport) -> str:
+        lines = [f"Registry: {report.tracking_uri}", ""]
+        for model, items in report.by_model().items():
+            if not items:
+                continue
+            lines.append(f"{printable(model)}: {len(items)} drifted")
+            for d in items:
+                where = f"  ({d.source})" if d.source else ""
+                lines.append(f"  ~ {subject(d)}: {difference(d)}{where}")
+                known = provenance(d)
+                if known:
+                    lines.append(f"      {known}")
+            lines.append("")
+        if report.undeclared:
+            lines.append("Not declared in any manifest:")
+            lines += [f"  ? {undeclared_line(u)}" for u in report.undeclared]
+            lines.append("")
+        lines.append(summary(report))
+        if report.drift:
+            lines.append("Run `mlflow-gitops apply` to restore what git declares, or change the manifests to adopt "
+                         "the live values.")
+        return "\n".join(lines) + "\n"
