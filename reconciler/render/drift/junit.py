@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from reconciler.drift import DriftReport
-from reconciler.render.drift.phrases import difference, provenance, subject, summary, undeclared_line
+from reconciler.render.drift.phrases import lines, summary, undeclared_line
 
 # XML 1.0 cannot carry most control characters, which a hand-edited registry value may hold.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -32,14 +32,7 @@ class JUnitDriftRenderer:
                 noun = "field" if len(items) == 1 else "fields"
                 failure = ET.SubElement(case, "failure", message=xml_text(f"{len(items)} {noun} drifted from git"),
                                         type="drift")
-                lines = []
-                for d in items:
-                    where = f" ({d.source})" if d.source else ""
-                    lines.append(f"{subject(d)}: {difference(d)}{where}")
-                    known = provenance(d)
-                    if known:
-                        lines.append(f"    {known}")
-                failure.text = xml_text("\n".join(lines))
+                failure.text = xml_text("\n".join(line for d in items for line in lines(d)))
         managed.set("tests", str(len(report.by_model())))
         managed.set("failures", str(failures))
         managed.set("errors", "0")

@@ -64,6 +64,13 @@ def provenance(d: Drifted) -> str:
     return "; ".join(parts)
 
 
+def lines(d: Drifted, mark: str = "") -> list[str]:
+    """The field's difference and where it is declared, then (indented) what is known of who/when."""
+    where = f"  ({d.source})" if d.source else ""
+    known = provenance(d)
+    return [f"{mark}{subject(d)}: {difference(d)}{where}"] + ([f"{' ' * len(mark)}    {known}"] if known else [])
+
+
 def undeclared_line(u: Undeclared) -> str:
     when = f"last updated {u.last_updated}" if u.last_updated else ""
     if u.orphaned:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from reconciler.drift import DriftReport
 from reconciler.render.describe import printable
-from reconciler.render.drift.phrases import difference, provenance, subject, summary, undeclared_line
+from reconciler.render.drift.phrases import lines as drifted_lines
+from reconciler.render.drift.phrases import summary, undeclared_line
 
 
 class TextDriftRenderer:
@@ -17,11 +18,7 @@ class TextDriftRenderer:
                 continue
             lines.append(f"{printable(model)}: {len(items)} drifted")
             for d in items:
-                where = f"  ({d.source})" if d.source else ""
-                lines.append(f"  ~ {subject(d)}: {difference(d)}{where}")
-                known = provenance(d)
-                if known:
-                    lines.append(f"      {known}")
+                lines += drifted_lines(d, mark="  ~ ")
             lines.append("")
         if report.undeclared:
             lines.append("Not declared in any manifest:")
