@@ -157,13 +157,19 @@ def apply(
         typer.Option("--lock", help="Hold a lease on the registry while applying; another `apply --lock` waits for it "
                                     "(up to --timeout). It expires if its holder dies."),
     ] = False,
+    audit_trail: Annotated[
+        bool,
+        typer.Option("--audit/--no-audit",
+                     help="Stamp changed models and moved versions with mlflow-gitops.* audit tags (who, when, "
+                          "commit, run); --no-audit skips those writes, e.g. for a bulk migration."),
+    ] = True,
 ) -> None:
     """Converge the registry to the manifests (or apply a saved plan, refused if the registry changed
     since). Asks for confirmation on a terminal. Exit 0 applied or nothing to do, 1 error or stale plan."""
     from reconciler.commands import apply as cmd
 
     handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), format.value, auto_approve, verbose, parallelism,
-                           timeout, lock))
+                           timeout, lock, audit_trail))
 
 
 @app.command()

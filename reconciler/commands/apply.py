@@ -77,7 +77,7 @@ def confirm() -> None:
 
 def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose: bool,
         parallelism: int = DEFAULT_PARALLELISM, timeout: float | None = retry.DEFAULT_TIMEOUT,
-        lock: bool = False) -> int:
+        lock: bool = False, audit_trail: bool = True) -> int:
     retry.configure(timeout)
     ttl = ttl_from_env() if lock else None
     notes = err if verbose else None
@@ -87,7 +87,7 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
     else:
         desired, registry = load_with_registry(paths, target, parallelism=parallelism, on_retry=notes)
     try:
-        return converge(paths, desired, registry, fmt, auto_approve, ttl)
+        return converge(paths, desired, registry, fmt, auto_approve, ttl, audit_trail)
     finally:
         if verbose:
             err(f"{registry.writes} registry writes; {registry.round_trips} registry round trips; "
@@ -95,7 +95,7 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
 
 
 def converge(paths: list[str], desired: DesiredState | None, registry: Registry, fmt: str, auto_approve: bool,
-             lock_ttl: float | None = None) -> int:
+             lock_ttl: float | None = None, audit_trail: bool = True) -> int:
     """Plan (or load the saved plan), confirm, check permissions, take the lock (`lock_ttl`), then
     apply each model after checking it did not change since it was planned (reconciler.guard)."""
     plan = load_saved_plan(paths[0], registry) if desired is None else make_plan(desired, registry)
@@ -134,9 +134,10 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
     try:
         # a saved plan: the commit is that of the manifests it was planned from, not of the plan file
         manifests = paths if desired is not None else audit.manifests_of(plan.changes) or paths
-        trail = AuditTrail(registry, plan, audit.from_environment(manifests, registry.user_name()), warn=err)
+        context = audit.from_environment(manifests, registry.user_name()) if audit_trail else audit.Context()
+        trail = AuditTrail(registry, plan, context, warn=err, enabled=audit_trail)
         result = apply_plan(plan, registry, parallelism=registry.parallelism, on_model=model_done, prepare=guard,
-                            finish=trail)
+                            finish=trail if audit_trail else None)
     except ApplyError as e:
         report_partial(e, total, labels)
         if machine:

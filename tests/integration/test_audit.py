@@ -100,3 +100,13 @@ def test_outside_ci_the_commit_comes_from_git_and_uncommitted_manifests_are_mark
     assert dirty.returncode == 0, dirty.stderr
     assert f"commit {head}+dirty" in audit_tags(embedded_uri, unique_name)["model"]["mlflow-gitops.applied"]
     assert state(embedded_uri, unique_name)["description"] == "edited, not committed"
+
+
+def test_no_audit_makes_only_the_planned_writes(embedded_uri, unique_name, cli, tmp_path):
+    seed_versions(embedded_uri, unique_name, ["Production", "Staging"])
+    tree = write(tmp_path / "m" / "model.yaml", manifest(unique_name, "first"))
+    applied = cli("apply", tree, "--auto-approve", "--verbose", "--no-audit", "--tracking-uri", embedded_uri)
+    assert applied.returncode == 0, applied.stderr
+    assert writes_reported(applied.stderr) == 5  # description, 2 stage moves, alias, tag
+    assert "audit trail" not in applied.stdout
+    assert audit_tags(embedded_uri, unique_name) == {"model": {}, "1": {}, "2": {}}
