@@ -14,7 +14,7 @@ managed them (their `mlflow-gitops.manifest` tag names a manifest that no longer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -55,7 +55,7 @@ class Drifted:
     field: str  # stage | aliases.NAME | tags.KEY | description | model | version
     git: Any  # what the manifests declare (None: should not exist)
     live: Any  # what the registry holds (None: does not exist)
-    action: str
+    action: str | None  # None: nothing apply can do (a declared version is gone)
     source: str | None  # manifest file:line
     changed_at: str | None = None  # when the registry last updated this version (or model)
     user_id: str | None = None  # the version's user_id (its creator: MLflow keeps no editor)
@@ -180,9 +180,34 @@ def drifted(c: Change, live: LiveModel | None) -> Drifted:
     )
 
 
+def without_missing_versions(desired: DesiredState, snapshot: Snapshot) -> tuple[DesiredState, list[Drifted]]:
+    """Declared `version: N` selectors that the registry lacks (deleted by hand, say) are drift, not
+    an input error as they are for `plan`: the desired state without them, and their rows."""
+    rows: list[Drifted] = []
+    models = []
+    for dm in desired.models:
+        live = snapshot.models.get(dm.name)
+        have = live.versions if live is not None else {}
+        kept = []
+        for dv in dm.versions:
+            number = dv.selector.version
+            if number is not None and number not in have:
+                rows.append(Drifted(
+                    model=dm.name, version=number, field="version", git="declared", live=None, action=None,
+                    source=dv.location.short,
+                    last_applied=live.audit.get(APPLIED_TAG) if live is not None else None,
+                    reason="not in the registry; apply cannot restore it: declare another version",
+                ))
+            else:
+                kept.append(dv)
+        models.append(replace(dm, versions=tuple(kept)) if len(kept) != len(dm.versions) else dm)
+    return replace(desired, models=tuple(models)), rows
+
+
 def build(desired: DesiredState, snapshot: Snapshot, changes: list[Change], tracking_uri: str,
-          fail_on_unmanaged: bool = False) -> DriftReport:
-    """`snapshot` holds the whole registry; `changes` is diff(desired, snapshot)."""
+          fail_on_unmanaged: bool = False, missing: list[Drifted] = ()) -> DriftReport:
+    """`snapshot` holds the whole registry; `changes` is diff(desired, snapshot); `missing` the rows
+    of `without_missing_versions`."""
     declared = set(desired.names)
     undeclared = tuple(
         Undeclared(
@@ -195,7 +220,10 @@ def build(desired: DesiredState, snapshot: Snapshot, changes: list[Change], trac
     return DriftReport(
         tracking_uri=tracking_uri,
         managed=tuple(sorted(declared)),
-        drift=tuple(drifted(c, snapshot.models.get(c.model)) for c in changes),
+        drift=tuple(sorted(
+            [*missing, *(drifted(c, snapshot.models.get(c.model)) for c in changes)],
+            key=lambda d: d.model,  # stable: plan order within a model, missing versions first
+        )),
         undeclared=undeclared,
         fail_on_unmanaged=fail_on_unmanaged,
         round_trips=snapshot.round_trips,

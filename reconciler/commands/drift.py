@@ -4,7 +4,7 @@ from reconciler import retry
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import err, out, write_file
 from reconciler.diff import diff
-from reconciler.drift import build
+from reconciler.drift import build, without_missing_versions
 from reconciler.render.drift import render
 from reconciler.target import Target
 
@@ -14,7 +14,8 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_o
     retry.configure(timeout)
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None)
     snapshot = registry.snapshot(None)  # the whole registry: undeclared models are part of the audit
-    report = build(desired, snapshot, diff(desired, snapshot), registry.target.display, fail_on_unmanaged)
+    present, missing = without_missing_versions(desired, snapshot)
+    report = build(present, snapshot, diff(present, snapshot), registry.target.display, fail_on_unmanaged, missing)
     if out_file:
         write_file(out_file, render(fmt, report))
         out(render("text", report), end="")

@@ -124,6 +124,15 @@ versions:
     fields = [(d["field"], d["git"], d["live"]) for d in json.loads(report.stdout)["drift"]]
     assert fields[:2] == [("model", "declared", None), ("version", "s3://bucket/new", None)]
 
+    # a declared version deleted by hand is drift (apply cannot restore it), not an input error
+    seed_versions(embedded_uri, f"{unique_name}_v", ["Production", "Staging"])
+    pinned = write(tmp_path / "pinned" / "m.yaml", promotion_manifest(f"{unique_name}_v"))
+    assert cli("apply", pinned, "--auto-approve", *uri).returncode == 0
+    client(embedded_uri).delete_model_version(f"{unique_name}_v", "1")
+    gone = cli("drift", pinned, *uri)
+    assert gone.returncode == 2, gone.stderr
+    assert "~ version 1: declared in git, absent from the registry" in gone.stdout
+
     bad = write(tmp_path / "bad" / "bad.yaml", "apiVersion: mlflow-gitops/v1\nkind: RegisteredModel\nname: [x]\n")
     broken = cli("drift", bad, *uri)
     assert broken.returncode == 1

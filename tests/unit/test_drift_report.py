@@ -70,3 +70,16 @@ def test_in_sync_text_says_so():
     want = desired(dm("m", dv(version=1, stage="Staging")))
     text = render("text", report(want, snap(lm("m", lv(1, "Staging")))))
     assert "No drift: the 1 managed model matches git." in text
+
+
+def test_a_declared_version_deleted_by_hand_is_drift_not_an_input_error():
+    from reconciler.drift import without_missing_versions
+
+    want = desired(dm("m", dv(version=5, stage="Production"), dv(version=1, stage="Archived")))
+    have = snap(lm("m", lv(1, "Production")))
+    present, missing = without_missing_versions(want, have)
+    r = build(present, have, diff(present, have), "uri", missing=missing)
+    assert [(d.version, d.field, d.action) for d in r.drift] == [("5", "version", None), ("1", "stage", "transition_stage")]
+    assert r.exit_code == 2
+    assert "~ version 5: declared in git, absent from the registry [not in the registry; apply cannot restore it" \
+        in render("text", r)

@@ -26,7 +26,7 @@ def subject(d: Drifted) -> str:
     if d.field == "model":
         return "model"
     if d.field == "version":
-        return f"version {printable(d.ref or '')}".rstrip()
+        return f"version {printable(d.ref or d.version or '')}".rstrip()
     if d.field.startswith("aliases."):
         what = f"alias @{d.field[len('aliases.'):]}"
     elif d.field.startswith("tags."):
@@ -40,6 +40,8 @@ def subject(d: Drifted) -> str:
 def difference(d: Drifted) -> str:
     if d.field == "model":
         return "declared in git, absent from the registry"
+    if d.field == "version" and d.action is None:
+        return f"declared in git, absent from the registry [{d.reason}]"
     if d.field == "version":
         return f"declared in git ({shown(d, d.git)}), not registered"
     if d.field.startswith("aliases.") and d.git is None and d.ref:
