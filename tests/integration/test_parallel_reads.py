@@ -67,9 +67,11 @@ def test_apply_counts_one_round_trip_per_write(sqlite_server, unique_name, cli, 
         seen = api_requests(proxy)
     assert result.returncode == 0, result.stderr
     writes = [r for r in seen if not r.startswith("GET")]
-    assert len(writes) == 2  # transition-stage and set-alias: no extra GET before each write
+    # transition-stage and set-alias, then the audit trail (reconciler.audit): the version's stage
+    # stamp and the model's manifest and applied tags; no extra GET before any write
+    assert len(writes) == 2 + 3
     # and the plan's two searches, the permission probe (GET users/current, reconciler.permissions)
     # and the re-read of the model right before it is applied (two searches, reconciler.guard)
-    assert len(seen) == 2 + 2 + 1 + 2
+    assert len(seen) == 2 + len(writes) + 1 + 2
     assert round_trips(result.stderr) == len(seen)
-    assert "2 registry writes" in result.stderr
+    assert "5 registry writes" in result.stderr
