@@ -38,6 +38,16 @@ class ApplyResult:
     outcomes: list[ModelOutcome] = field(default_factory=list)  # in the order models finished
 
 
+class ApplyInterrupted(ApplyError):
+    """Ctrl-C: the models in progress stopped after their current change, no other model started.
+    `applied` holds every change made, `pending` every change not made."""
+
+    def __init__(self, result: ApplyResult):
+        pending = [c for o in result.outcomes for c in o.not_applied]
+        self.failures = [(o.failed, o.error) for o in result.outcomes if o.failed is not None]
+        super().__init__("interrupted", applied=result.applied, failed=None, pending=pending)
+
+
 class PartialApplyError(ApplyError):
     """Some models failed. `applied` holds every change made (other models' too), `failures` each
     failed change with its error, `pending` every change not made; `failed` is the first failure."""
@@ -127,6 +137,7 @@ def apply_plan(
     on_model: Callable[[ModelOutcome], None] | None = None,
     prepare: Callable[[str, list[Change]], list[Change]] | None = None,
     finish: Callable[[str, list[Change], Callable[[Change], str]], object] | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Apply `plan`; raise PartialApplyError (an ApplyError) after all workers stopped if any model
     failed. Callbacks run one at a time (never concurrently): `on_applied` after each change,
@@ -134,8 +145,14 @@ def apply_plan(
     (reconciler.guard) is asked, in the model's worker right before its first change, which
     changes to make; if it raises, none of the model's changes are made. `finish` (reconciler.audit)
     is called in the worker after the model's changes, with those applied and a function giving the
-    version number a change was made to."""
+    version number a change was made to.
+
+    Ctrl-C (KeyboardInterrupt in the calling thread) starts no further model and stops each model
+    in progress after its current change (a registry call is never cut off half-way: its answer
+    would be lost), tells `on_interrupt` how many models are finishing, then raises
+    ApplyInterrupted; a second Ctrl-C stops waiting for them."""
     result = ApplyResult()
+    stop = threading.Event()
     groups = list(plan.by_model().items())
     lock = threading.Lock()  # guards result and serialises callbacks
 
@@ -148,6 +165,9 @@ def apply_plan(
                 outcome.failed, outcome.error, outcome.not_applied = changes[0], str(e), changes[1:]
                 changes = []
         for i, change in enumerate(changes):
+            if stop.is_set():
+                outcome.not_applied = changes[i:]
+                break
             try:
                 EXECUTORS[change.action](registry, change, result)
             except ReconcilerError as e:
@@ -166,17 +186,27 @@ def apply_plan(
                 on_model(outcome)
         return outcome
 
-    stopped = _schedule(groups, run_model, max(1, parallelism))
+    def interrupted(in_progress: int) -> None:
+        stop.set()
+        if on_interrupt:
+            on_interrupt(in_progress)
+
+    stopped = _schedule(groups, run_model, max(1, parallelism), interrupted)
     for model, changes in stopped:
         result.outcomes.append(ModelOutcome(model, not_applied=changes))
+    if stop.is_set():
+        raise ApplyInterrupted(result)
     if any(o.failed is not None for o in result.outcomes):
         raise PartialApplyError(result, stopped_early=bool(stopped))
     return result
 
 
-def _schedule(groups: list[tuple[str, list[Change]]], run_model, parallelism: int) -> list:
+def _schedule(groups: list[tuple[str, list[Change]]], run_model, parallelism: int,
+              interrupted: Callable[[int], None] = lambda n: None) -> list:
     """Run `run_model` over the groups, at most `parallelism` at once, in order of the groups.
-    Stops starting groups after `give_up` consecutive failures; returns the groups not started."""
+    Stops starting groups after `give_up` consecutive failures, or after a KeyboardInterrupt (then
+    calls `interrupted` with the number of groups still running, and waits for them); returns the
+    groups not started."""
     give_up = max(3, parallelism)
     todo: Iterator = iter(groups)
     failures_in_a_row = 0
@@ -191,12 +221,20 @@ def _schedule(groups: list[tuple[str, list[Change]]], run_model, parallelism: in
 
         while len(running) < parallelism and start_next():
             pass
+        stopping = False
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            try:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                if stopping:
+                    raise  # a second Ctrl-C: leave the workers' last calls to end on their own
+                stopping = True
+                interrupted(len(running))
+                continue
             for future in done:
                 running.discard(future)
                 outcome = future.result()  # a bug of ours (not a ReconcilerError) surfaces here
                 failures_in_a_row = failures_in_a_row + 1 if outcome.failed is not None else 0
-                if failures_in_a_row < give_up:
+                if failures_in_a_row < give_up and not stopping:
                     start_next()
     return list(todo)

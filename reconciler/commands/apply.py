@@ -5,7 +5,7 @@ from pathlib import Path
 
 from reconciler import audit, retry
 from reconciler.audit import AuditTrail
-from reconciler.apply import ModelOutcome, PartialApplyError, apply_plan
+from reconciler.apply import ApplyInterrupted, ModelOutcome, PartialApplyError, apply_plan
 from reconciler.console import err, interactive, out
 from reconciler.errors import Aborted, ApplyError, PlanFileError, StalePlanError
 from reconciler.commands.plan import load_with_registry
@@ -137,7 +137,12 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
         context = audit.from_environment(manifests, registry.user_name()) if audit_trail else audit.Context()
         trail = AuditTrail(registry, plan, context, warn=err, enabled=audit_trail)
         result = apply_plan(plan, registry, parallelism=registry.parallelism, on_model=model_done, prepare=guard,
-                            finish=trail if audit_trail else None)
+                            finish=trail if audit_trail else None, on_interrupt=interrupt_received)
+    except ApplyInterrupted as e:
+        report_partial(e, total, labels)
+        if machine:
+            out(json.dumps({**plan.to_json(), "apply": failed_json(e)}, indent=2))
+        return 130
     except ApplyError as e:
         report_partial(e, total, labels)
         if machine:
@@ -159,13 +164,18 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
     return 0
 
 
+def interrupt_received(in_progress: int) -> None:
+    err(f"Interrupt received: {in_progress} models in progress stop after their current change; no other model "
+        "starts. Press Ctrl-C again to stop waiting.")
+
+
 def failures(e: ApplyError) -> list[tuple]:
-    return e.failures if isinstance(e, PartialApplyError) else [(e.failed, str(e))]
+    return e.failures if isinstance(e, (PartialApplyError, ApplyInterrupted)) else [(e.failed, str(e))]
 
 
 def failed_json(e: ApplyError) -> dict:
     return {
-        "status": "failed",
+        "status": "interrupted" if isinstance(e, ApplyInterrupted) else "failed",
         "applied": len(e.applied),
         "failed": [{**c.to_json(), "error": message} for c, message in failures(e)],
         "not_applied": [c.to_json() for c in e.pending],
@@ -177,6 +187,8 @@ def report_partial(e: ApplyError, total: int, labels) -> None:
     for _, message in failed:
         err(f"Error: {message}")
     models = f"; {len(failed)} models failed" if len(failed) > 1 else ""
+    if isinstance(e, ApplyInterrupted):
+        models = " before the interrupt" + models
     err(f"Applied {len(e.applied)} of {total} changes{models}.")
     for c, _ in failed:
         err(f"  failed:      {c.mark} {subject(c, labels)}: {describe(c)}")
@@ -184,4 +196,7 @@ def report_partial(e: ApplyError, total: int, labels) -> None:
         err(f"  not applied: {c.mark} {subject(c, labels)}: {describe(c)}")
     if getattr(e, "stopped_early", False):
         err("Stopped starting further models after repeated failures in a row; their changes were not applied.")
-    err("The registry is partly converged; fix the cause and run apply again.")
+    if isinstance(e, ApplyInterrupted):
+        err("Interrupted: the registry is partly converged; run apply again to finish.")
+    else:
+        err("The registry is partly converged; fix the cause and run apply again.")
