@@ -87,7 +87,7 @@ def handle(fn: Callable[[], int]) -> None:
     try:
         code = fn()
     except ReconcilerError as e:
-        for line in e.messages():
+        for line in [*e.messages(), *getattr(e, "__notes__", ())]:
             err(line)
         code = 1
     except KeyboardInterrupt:

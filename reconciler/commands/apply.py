@@ -7,7 +7,7 @@ from reconciler import audit, retry
 from reconciler.audit import AuditTrail
 from reconciler.apply import ApplyInterrupted, ModelOutcome, PartialApplyError, apply_plan
 from reconciler.console import err, interactive, out
-from reconciler.errors import Aborted, ApplyError, PlanFileError, StalePlanError
+from reconciler.errors import Aborted, ApplyError, PlanFileError, ReconcilerError, StalePlanError
 from reconciler.commands.plan import load_with_registry
 from reconciler.desired import DesiredState
 from reconciler.guard import ModelGuard
@@ -86,12 +86,19 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
         desired = None
     else:
         desired, registry = load_with_registry(paths, target, parallelism=parallelism, on_retry=notes)
-    try:
-        return converge(paths, desired, registry, fmt, auto_approve, ttl, audit_trail)
-    finally:
-        if verbose:
-            err(f"{registry.writes} registry writes; {registry.round_trips} registry round trips; "
+    def summary() -> str:
+        return (f"{registry.writes} registry writes; {registry.round_trips} registry round trips; "
                 f"{registry.parallelism} models at a time.")
+
+    try:
+        code = converge(paths, desired, registry, fmt, auto_approve, ttl, audit_trail)
+    except ReconcilerError as e:
+        if verbose:
+            e.add_note(summary())  # printed after the error's own message (cli.handle)
+        raise
+    if verbose:
+        err(summary())
+    return code
 
 
 def converge(paths: list[str], desired: DesiredState | None, registry: Registry, fmt: str, auto_approve: bool,
