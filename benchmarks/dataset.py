@@ -165,8 +165,16 @@ def write_manifests(directory: Path, shapes: list[ModelShape]) -> Path:
 # ---- reading back ----------------------------------------------------------------------------------
 
 
+AUDIT_PREFIX = "mlflow-gitops."  # apply's audit trail (reconciler.audit): not part of the desired state
+
+
+def managed(tags) -> dict[str, str]:
+    return {k: v for k, v in dict(tags).items() if not k.startswith(AUDIT_PREFIX)}
+
+
 def read_states(uri: str, names: list[str]) -> dict[str, dict]:
-    """The managed state of `names` as MLflow's client reports it (bulk searches, not timed)."""
+    """The managed state of `names` as MLflow's client reports it (bulk searches, not timed);
+    the audit-trail tags that apply adds are left out."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -179,7 +187,7 @@ def read_states(uri: str, names: list[str]) -> dict[str, dict]:
             if m.name in wanted:
                 states[m.name] = {
                     "description": m.description or "",
-                    "tags": dict(m.tags),
+                    "tags": managed(m.tags),
                     "aliases": {a: str(v) for a, v in m.aliases.items()},
                     "versions": {},
                 }
@@ -192,7 +200,7 @@ def read_states(uri: str, names: list[str]) -> dict[str, dict]:
         for v in page:
             if v.name in states:
                 states[v.name]["versions"][str(v.version)] = {
-                    "stage": v.current_stage, "description": v.description or "", "tags": dict(v.tags)}
+                    "stage": v.current_stage, "description": v.description or "", "tags": managed(v.tags)}
         token = page.token
         if not token:
             break

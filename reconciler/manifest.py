@@ -6,8 +6,13 @@ hooks and CI, where start-up time and no network matter.
 
 from __future__ import annotations
 
+import gc
+import marshal
 import os
 import stat
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from reconciler import rules
 from reconciler.desired import (
@@ -109,30 +114,173 @@ def _os_problem(shown: str, exc: OSError) -> Problem:
     return Problem(Location(shown, 1, 1), (exc.strerror or str(exc)).lower())
 
 
+# Objects allocated while reading, past which they are frozen out of the collector's view.
+FREEZE_ABOVE = 200_000
+
+
+@contextmanager
+def _collector_paused():
+    """Reading a tree allocates millions of small dicts, lists and tuples and makes no reference
+    cycles; with the cyclic collector on, its repeated passes over that growing heap take ~20 % of
+    `validate`'s time. Everything allocated here is freed by reference counting.
+
+    What a big tree leaves behind lives on for the rest of the command; re-enabled as is, the
+    collector's next young-generation pass would walk all of it at once (~0.1 s for 2,000 files),
+    so it is frozen first (`gc.freeze`: never examined again, still freed when unreferenced)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            if gc.get_count()[0] > FREEZE_ABOVE:
+                gc.freeze()
+            gc.enable()
+
+
 def load_documents(paths: list[str]) -> tuple[list[Document], list[str], list[Problem]]:
     """Every document under `paths`, the files read, and every problem: syntax, schema and rules."""
+    with _collector_paused():
+        return _load_documents(paths)
+
+
+def _load_documents(paths: list[str], early: dict | None = None) -> tuple[list[Document], list[str], list[Problem]]:
     files, problems = discover(paths)
     documents: list[Document] = []
-    for path, shown in files:
-        docs, file_problems = read_file(path, shown)
-        for doc in docs:
-            if len(file_problems) <= MAX_PROBLEMS_PER_FILE:  # past that, the schema only adds noise and time
-                file_problems += validate(doc)
-            documents.append(doc)
+    for docs, file_problems in _read_all(files, early):
+        documents += docs
         problems += file_problems
-    problems += rules.check(documents)
+    problems += rules.check_across(documents)
     if files and not documents and not problems:
         message = "no manifests found (the file holds no YAML document)"
         problems += [Problem(Location(shown, 1, 1), message) for _, shown in files]
     return documents, [shown for _, shown in files], problems
 
 
+def _read_checked(path: str, shown: str) -> tuple[list[Document], list[Problem]]:
+    """One file's documents and its problems: syntax, schema, and the rules within a document."""
+    docs, file_problems = read_file(path, shown)
+    for doc in docs:
+        if len(file_problems) <= MAX_PROBLEMS_PER_FILE:  # past that, the schema only adds noise and time
+            file_problems += validate(doc)
+    for doc in docs:
+        file_problems += rules.check_document(doc)
+    return docs, file_problems
+
+
+# Above this many files, the second half is read and checked by a forked child on another core
+# (docs/benchmarks.md); below it, the fork and the transfer back would save little or nothing.
+PARALLEL_ABOVE_FILES = 400
+
+
+def _read_all(files: list[tuple[str, str]], early: dict | None = None) -> list[tuple[list[Document], list[Problem]]]:
+    """`_read_checked` of every file, in order; half of them in a child process when that pays.
+    With `early`, the models of this process's half are built (into `early`, by document id)
+    while the child finishes: the process would otherwise just wait."""
+    split = _split_at(len(files))
+    if split is None:
+        return [_read_checked(path, shown) for path, shown in files]
+    theirs = _Child(files[split:])
+    try:
+        mine = [_read_checked(path, shown) for path, shown in files[:split]]
+        if early is not None and not any(file_problems for _, file_problems in mine):
+            _build_early(mine, early)
+    finally:
+        done = theirs.result()  # always reaps the child
+    return mine + (done if done is not None else [_read_checked(path, shown) for path, shown in files[split:]])
+
+
+def _build_early(results: list, early: dict) -> None:
+    try:
+        for docs, _ in results:
+            for doc in docs:
+                early[id(doc)] = _model(doc)
+    except Exception:  # noqa: BLE001 - built again later, where any error surfaces as it always did
+        early.clear()
+
+
+def _split_at(count: int) -> int | None:
+    if count <= PARALLEL_ABOVE_FILES or not hasattr(os, "fork"):
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    # Forking a process that runs other threads (plan's background read of the registry) could
+    # leave the child with a lock that some other thread held: only fork a single-threaded one.
+    if cores < 2 or threading.active_count() > 1:
+        return None
+    return count // 2
+
+
+class _Child:
+    """Reads and checks files in a forked child, which sends back plain data through a pipe
+    (marshal: plain data only, packed ~2x faster than by pickle; Document and Problem objects are
+    rebuilt here). Any failure of the child, a bug included, only means that the parent reads those
+    files itself (and meets the same error there)."""
+
+    def __init__(self, files: list[tuple[str, str]]):
+        self.pid = -1
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            return
+        try:
+            self.pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if self.pid == 0:  # the child: never returns
+            code = 1
+            try:
+                os.close(read_end)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(marshal.dumps([_plain(*_read_checked(path, shown)) for path, shown in files]))
+                code = 0
+            finally:
+                os._exit(code)  # no atexit handlers, no flushing of the parent's buffered output
+        os.close(write_end)
+        self.read_end = read_end
+
+    def result(self) -> list[tuple[list[Document], list[Problem]]] | None:
+        if self.pid <= 0:
+            return None
+        with os.fdopen(self.read_end, "rb") as pipe:
+            raw = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        if status != 0:
+            return None
+        try:
+            return [_unplain(doc_items, problem_items) for doc_items, problem_items in marshal.loads(raw)]
+        except (ValueError, EOFError, TypeError):
+            return None
+
+
+def _plain(docs: list[Document], problems: list[Problem]) -> tuple:
+    return (
+        [(d.data, d.positions.file, d.positions.keys, d.positions.values, d.index) for d in docs],
+        [(p.location.file, p.location.line, p.location.column, p.message) for p in problems],
+    )
+
+
+def _unplain(doc_items: list, problem_items: list) -> tuple[list[Document], list[Problem]]:
+    docs = []
+    for data, file, keys, values, index in doc_items:
+        pos = Positions(file)
+        pos.keys, pos.values = keys, values
+        docs.append(Document(data, pos, index))
+    return docs, [Problem(Location(file, line, column), message) for file, line, column, message in problem_items]
+
+
 def load_tree(paths: list[str]) -> DesiredState:
     """The desired state declared under `paths`; raises InputError listing every problem found."""
-    documents, files, problems = load_documents(paths)
-    if problems:
-        raise InputError(_reported(problems))
-    models = sorted((_model(doc) for doc in documents), key=lambda m: m.name)
+    early: dict[int, DesiredModel] = {}
+    with _collector_paused():
+        documents, files, problems = _load_documents(paths, early)
+        if problems:
+            raise InputError(_reported(problems))
+        models = sorted((early.get(id(doc)) or _model(doc) for doc in documents), key=lambda m: m.name)
     return DesiredState(models=tuple(models), files=tuple(files))
 
 
@@ -172,6 +320,34 @@ def _locations(data: dict, path: tuple, pos: Positions, fields: frozenset[str]) 
     return found
 
 
+class _FieldLocations(Mapping):
+    """`_locations` of one model or version, worked out when first asked for: a plan asks only for
+    the fields it changes, and `validate` for none, so most are never needed."""
+
+    __slots__ = ("_args", "_found")
+
+    def __init__(self, data: dict, path: tuple, pos: Positions, fields: frozenset[str]):
+        self._args = (data, path, pos, fields)
+        self._found: dict[str, Location] | None = None
+
+    def _all(self) -> dict[str, Location]:
+        if self._found is None:
+            self._found = _locations(*self._args)
+        return self._found
+
+    def __getitem__(self, key: str) -> Location:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
 _MODEL_FIELDS = frozenset({"name", "description", "tags", "policy"})
 _VERSION_FIELDS = frozenset({"stage", "aliases", "description", "tags"})
 
@@ -185,7 +361,7 @@ def _model(doc: Document) -> DesiredModel:
         tags=dict(data.get("tags", {})),
         policy=Policy(**data.get("policy", {})),
         versions=tuple(_version(item, ("versions", i), pos) for i, item in enumerate(data.get("versions", []))),
-        field_locations=_locations(data, (), pos, _MODEL_FIELDS),
+        field_locations=_FieldLocations(data, (), pos, _MODEL_FIELDS),
     )
 
 
@@ -205,5 +381,5 @@ def _version(item: dict, path: tuple, pos: Positions) -> DesiredVersion:
         aliases=tuple(item.get("aliases", ())),
         description=item.get("description"),
         tags=dict(item.get("tags", {})),
-        field_locations=_locations(item, path, pos, _VERSION_FIELDS),
+        field_locations=_FieldLocations(item, path, pos, _VERSION_FIELDS),
     )

@@ -361,7 +361,11 @@ def _keyword(kw: str, arg, node: dict, root: dict, cache: dict):
     if kw == "minimum":
         return lambda v: isinstance(v, bool) or not isinstance(v, (int, float)) or v >= arg
     if kw == "required":
-        return lambda v: not isinstance(v, dict) or all(k in v for k in arg)
+        if len(arg) == 1:  # the common case (each `oneOf` branch of a version): no generator per check
+            (only,) = arg
+            return lambda v: not isinstance(v, dict) or only in v
+        needed = frozenset(arg)
+        return lambda v: not isinstance(v, dict) or v.keys() >= needed
     if kw == "dependentRequired":
         return lambda v: not isinstance(v, dict) or all(d in v for k, deps in arg.items() if k in v for d in deps)
     if kw == "items":
@@ -381,7 +385,17 @@ def _keyword(kw: str, arg, node: dict, root: dict, cache: dict):
         return lambda v: not arg or not isinstance(v, list) or _unique(v)
     if kw == "oneOf":
         branches = [_compile(sub, root, cache) for sub in arg]
-        return lambda v: sum(1 for branch in branches if branch(v)) == 1
+
+        def one_of(value) -> bool:
+            found = False
+            for branch in branches:
+                if branch(value):
+                    if found:
+                        return False
+                    found = True
+            return found
+
+        return one_of
     if kw == "$ref":
         if not arg.startswith("#/"):
             raise _Unsupported(arg)

@@ -4,6 +4,7 @@ of the same manifests -> only what is still needed; changed otherwise -> that mo
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,97 @@ def test_the_applier_asks_the_guard_before_each_model_and_a_refusal_stops_only_t
     assert [c.model for c in e.value.applied] == ["m"] * 6
     assert [(c.model, msg) for c, msg in e.value.failures] == [("n", "n changed")]
     assert reg.models["n"].versions["1"].stage == "Staging"  # nothing of n was applied
+
+
+# ---- shared fresh reads ---------------------------------------------------------------------------
+
+
+class Reads(MemoryRegistry):
+    """Thread-safe; records each snapshot's names and, per model, whether it was read after a
+    write of our own to it had been made (it must never be)."""
+
+    def __init__(self, seed, parallelism=1):
+        super().__init__(seed)
+        self.parallelism = parallelism
+        self.lock = threading.Lock()
+        self.reads: list[list[str]] = []
+        self.written: set[str] = set()
+        self.read_after_write: set[str] = set()
+
+    def snapshot(self, names):
+        with self.lock:
+            if names is not None:
+                self.reads.append(list(names))
+                self.read_after_write |= self.written & set(names)
+            return super().snapshot(names)
+
+    def _put(self, m):
+        with self.lock:
+            self.written.add(m.name)
+            super()._put(m)
+
+
+def many(n: int):
+    names = [f"m{i:03}" for i in range(n)]
+    seed = [{**SEED[0], "name": name} for name in names]
+    want = desired(*(dm(name, dv(10, version=1, stage="Archived"), description="d") for name in names))
+    return names, seed, want
+
+
+@pytest.mark.parametrize("parallelism", [1, 8])
+def test_models_about_to_start_share_one_read(parallelism):
+    from reconciler.apply import apply_plan
+
+    names, seed, want = many(100)
+    reg = Reads(seed, parallelism=parallelism)
+    plan = make_plan(want, reg)
+    reg.reads.clear()
+    guard = ModelGuard(reg, plan, want)
+    apply_plan(plan, reg, parallelism=parallelism, prepare=guard)
+    assert all(reg.models[n].versions["1"].stage == "Archived" for n in names)
+    read = [n for batch in reg.reads for n in batch]
+    assert sorted(set(read)) == names  # every model was read before it was applied...
+    assert reg.read_after_write == set()  # ...never after a write of ours to it
+    assert max(len(b) for b in reg.reads) <= guard.batch == 4 * parallelism
+    # one read per batch; racing workers may split a batch at the start
+    assert len(reg.reads) == guard.reads <= -(-100 // guard.batch) + parallelism
+
+
+def test_a_shared_read_is_used_only_while_fresh():
+    names, seed, want = many(3)
+    reg = Reads(seed)
+    plan = make_plan(want, reg)
+    reg.reads.clear()
+    now = [0.0]
+    said = []
+    guard = ModelGuard(reg, plan, want, say=said.append, batch=3, clock=lambda: now[0])
+    guard(names[0], plan.by_model()[names[0]])  # reads all three
+    reg.set_model_tag(names[1], "team", "x")  # after m001's read: unnoticed (the documented window)
+    reg.set_model_tag(names[2], "team", "x")
+    assert guard(names[1], plan.by_model()[names[1]]) == plan.by_model()[names[1]]
+    now[0] += 2.5  # the read is too old for m002: it is read again, and the change is seen
+    assert len(guard(names[2], plan.by_model()[names[2]])) == 2
+    assert guard.replanned == {names[2]: 2} and len(said) == 1
+    assert reg.reads == [names, [names[2]]]
+
+
+def test_a_failed_shared_read_fails_each_model_that_waited_for_it():
+    from reconciler.apply import PartialApplyError, apply_plan
+    from reconciler.errors import RegistryError
+
+    names, seed, want = many(4)
+
+    class Down(Reads):
+        def snapshot(self, names_):
+            if names_ is not None and len(self.reads) >= 1:
+                raise RegistryError("reading the registry failed: down")
+            return super().snapshot(names_)
+
+    reg = Down(seed)
+    plan = make_plan(want, reg)
+    with pytest.raises(PartialApplyError) as e:
+        apply_plan(plan, reg, prepare=ModelGuard(reg, plan, want, batch=2))
+    assert e.value.applied == []
+    assert [(c.model, msg) for c, msg in e.value.failures] == [
+        (n, "reading the registry failed: down") for n in names[:3]
+    ]  # three failures in a row: the fourth model is not started

@@ -128,8 +128,11 @@ def test_valid_multi_document_file_loads_into_desired_state(tree):
 
 
 def test_example_manifests_are_valid():
-    state = load_tree([str(REPO_ROOT / "manifests")])
-    assert state.models
+    # one tree per registry (manifests/examples, manifests/staging, ...): each is valid on its own
+    trees = sorted(p for p in (REPO_ROOT / "manifests").iterdir() if p.is_dir())
+    assert trees
+    for tree in trees:
+        assert load_tree([str(tree)]).models, tree
 
 
 # ---- the schema file ---------------------------------------------------------------------------
@@ -643,3 +646,75 @@ def test_symlink_loops_do_not_hang(tree):
         "dir/self:1:1: symbolic link loop: it points to '.', a directory that contains it",
         "dir/up:1:1: symbolic link loop: it points to '..', a directory that contains it",
     ]
+
+
+# ---- big trees: files read on two cores ---------------------------------------------------------
+
+
+def _mixed_tree(write) -> None:
+    """Valid files and every kind of problem, spread over both halves of the split."""
+    for i in range(10):
+        write(f"t/m{i:02}.yaml", model(f"""\
+            name: model_{i}
+            tags: {{team: a}}
+            versions:
+              - version: 2
+                stage: Production
+                aliases: [champion]
+              - version: 1
+                stage: Archived
+            """))
+    write("t/m01.yaml", model("name: model_1\nversions:\n  - version: 1\n    stage: Bogus\n"))  # schema
+    write("t/m03.yaml", model("name: dup\n"))
+    write("t/m08.yaml", model("name: dup\n"))  # the same model as in the other half
+    write("t/m07.yaml", model("name: model_7\nversions: [\n"))  # syntax
+    write("t/m09.yaml", model("name: model_9\nversions:\n  - version: 1\n    aliases: [latest]\n"))  # rule
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_big_tree_read_on_two_cores_gives_the_same_problems_and_state(tree, monkeypatch):
+    from reconciler import manifest
+
+    _mixed_tree(tree)
+    used = []
+    result = manifest._Child.result
+
+    def spied(child):
+        got = result(child)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(manifest._Child, "result", spied)
+    monkeypatch.setattr(manifest, "PARALLEL_ABOVE_FILES", 10**9)
+    alone = errors("t")
+    monkeypatch.setattr(manifest, "PARALLEL_ABOVE_FILES", 4)
+    assert errors("t") == alone
+    assert used == [True]
+    assert len(alone) == 4 and any("'dup' is already declared" in m for m in alone)
+
+    for name in ("m01", "m03", "m07", "m08", "m09"):
+        os.remove(f"t/{name}.yaml")
+    split = load_tree(["t"])
+    monkeypatch.setattr(manifest, "PARALLEL_ABOVE_FILES", 10**9)
+    assert split == load_tree(["t"]) and len(split.models) == 5
+    assert used == [True, True]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_failing_child_only_means_the_parent_reads_its_files(tree, monkeypatch):
+    from reconciler import manifest
+
+    _mixed_tree(tree)
+    monkeypatch.setattr(manifest, "PARALLEL_ABOVE_FILES", 10**9)
+    alone = errors("t")
+
+    def broken(*args):
+        raise RuntimeError("a bug in the child")
+
+    monkeypatch.setattr(manifest, "_plain", broken)  # the forked child inherits it
+    monkeypatch.setattr(manifest, "PARALLEL_ABOVE_FILES", 4)
+    got = []
+    result = manifest._Child.result
+    monkeypatch.setattr(manifest._Child, "result", lambda child: got.append(result(child)) or got[-1])
+    assert errors("t") == alone
+    assert got == [None]
