@@ -1,9 +1,9 @@
 """Command-line interface: argument parsing only. Each command lives in `reconciler.commands.<name>`
-and returns its exit code; `handle` is the one place that turns typed errors into messages."""
+and returns its exit code; `handle` hands it to `reconciler.handler`, the one place that turns typed errors
+into messages. The console script starts in `reconciler.entry`."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -77,32 +77,9 @@ Timeout = Annotated[
 
 def handle(fn: Callable[[], int]) -> None:
     """Run a command; typed errors become `message` lines on stderr and exit 1, never a traceback."""
-    from reconciler import redact
-    from reconciler.console import err
-    from reconciler.errors import ReconcilerError
+    from reconciler.handler import run
 
-    # credentials reach no output: not MLflow's logs or warnings, nor a traceback, nor a stray print
-    redact.register_environment()
-    undo = redact.install()
-    try:
-        code = fn()
-    except ReconcilerError as e:
-        for line in [*e.messages(), *getattr(e, "__notes__", ())]:
-            err(line)
-        code = 1
-    except KeyboardInterrupt:
-        err("Interrupted.")
-        code = 130
-    except Exception as e:  # a bug of ours: say so briefly, unless asked for the traceback
-        if os.environ.get("MLFLOW_GITOPS_DEBUG"):
-            redact.print_traceback(e)  # Python's own would print it unredacted
-        else:
-            text = " ".join(str(e).split())  # one line, whatever the exception's own text looks like
-            err(f"internal error: {type(e).__name__}: {text} (set MLFLOW_GITOPS_DEBUG=1 for a traceback)")
-        code = 1
-    finally:
-        undo()
-    raise typer.Exit(code)
+    raise typer.Exit(run(fn))
 
 
 def target(tracking_uri: str | None, registry_uri: str | None):
@@ -234,6 +211,7 @@ def schema() -> None:
 
 
 def main() -> None:
+    """The typer CLI; the console script starts in `reconciler.entry`, which may skip it."""
     app(prog_name="mlflow-gitops")
 
 
