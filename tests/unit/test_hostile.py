@@ -335,8 +335,8 @@ def test_no_traceback_even_for_an_internal_error(tmp_path):
     code = (
         "import sys; from reconciler import cli, manifest\n"
         "def boom(paths): raise RuntimeError('boom')\n"
-        "manifest.load_tree = boom\n"
-        "import reconciler.commands.validate as v; v.load_tree = boom\n"
+        "manifest.check_tree = boom\n"
+        "import reconciler.commands.validate as v; v.check_tree = boom\n"
         "sys.argv = ['mlflow-gitops', 'validate', 'x.yaml']; cli.main()\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_GITOPS_DEBUG"}

@@ -718,3 +718,23 @@ def test_a_failing_child_only_means_the_parent_reads_its_files(tree, monkeypatch
     monkeypatch.setattr(manifest._Child, "result", lambda child: got.append(result(child)) or got[-1])
     assert errors("t") == alone
     assert got == [None]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_validate_on_two_cores_reports_what_load_tree_reports(tree, monkeypatch):
+    """`validate` (manifest.check_tree) gets only names back from its child, for the rules across
+    files; the problems must be those of load_tree, the duplicate across the halves included."""
+    from reconciler import manifest
+
+    _mixed_tree(tree)
+    monkeypatch.setattr(manifest, "PARALLEL_ABOVE_FILES", 10**9)
+    alone = errors("t")
+    monkeypatch.setattr(manifest, "PARALLEL_ABOVE_FILES", 4)
+    children = []
+    monkeypatch.setattr(manifest, "_named", lambda *a, _named=manifest._named: children.append(1) or _named(*a))
+    with pytest.raises(InputError) as info:
+        manifest.check_tree(["t"])
+    assert info.value.messages() == alone and "dup" in " ".join(alone)
+    for name in ("m01", "m03", "m07", "m09"):  # m08 declares `dup`, now only once
+        os.remove(f"t/{name}.yaml")
+    assert manifest.check_tree(["t"]) == (6, 6)
