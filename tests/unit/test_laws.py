@@ -52,3 +52,22 @@ def test_a_production_version_exists_at_every_step_if_one_existed_and_one_is_dec
             assert has_production(name), f"{name} lost its Production version at {change}"
 
     apply_plan(plan, registry, check)
+
+
+@settings(max_examples=200, deadline=None)
+@given(registry_and_manifest(NAMES))
+def test_drift_is_exactly_what_apply_would_revert_and_is_empty_once_applied(case):
+    from reconciler.diff import diff
+    from reconciler.drift import build
+
+    seed, desired = case
+    registry = MemoryRegistry(seed)
+    plan = make_plan(desired, registry)
+    snapshot = registry.snapshot(None)
+    before = build(desired, snapshot, diff(desired, snapshot), "memory://")
+    assert [(d.model, d.action) for d in before.drift] == [(c.model, c.action) for c in plan.changes]
+    assert before.exit_code == (2 if plan.changes else 0)
+    apply_plan(plan, registry)
+    snapshot = registry.snapshot(None)
+    after = build(desired, snapshot, diff(desired, snapshot), "memory://")
+    assert after.drift == () and after.exit_code == 0
