@@ -43,9 +43,8 @@ class ApplyInterrupted(ApplyError):
     `applied` holds every change made, `pending` every change not made."""
 
     def __init__(self, result: ApplyResult):
-        pending = [c for o in result.outcomes for c in o.not_applied]
-        self.failures = [(o.failed, o.error) for o in result.outcomes if o.failed is not None]
-        super().__init__("interrupted", applied=result.applied, failed=None, pending=pending)
+        self.failures = _failures(result)
+        super().__init__("interrupted", applied=result.applied, failed=None, pending=_pending(result))
 
 
 class PartialApplyError(ApplyError):
@@ -53,12 +52,18 @@ class PartialApplyError(ApplyError):
     failed change with its error, `pending` every change not made; `failed` is the first failure."""
 
     def __init__(self, result: ApplyResult, stopped_early: bool):
-        failures = [(o.failed, o.error) for o in result.outcomes if o.failed is not None]
-        pending = [c for o in result.outcomes for c in o.not_applied]
-        self.failures = failures
+        failures = self.failures = _failures(result)
         self.stopped_early = stopped_early
         message = failures[0][1] if len(failures) == 1 else f"{len(failures)} models failed"
-        super().__init__(message, applied=result.applied, failed=failures[0][0], pending=pending)
+        super().__init__(message, applied=result.applied, failed=failures[0][0], pending=_pending(result))
+
+
+def _failures(result: ApplyResult) -> list[tuple[Change, str]]:
+    return [(o.failed, o.error) for o in result.outcomes if o.failed is not None]
+
+
+def _pending(result: ApplyResult) -> list[Change]:
+    return [c for o in result.outcomes for c in o.not_applied]
 
 
 def _version(change: Change, result: ApplyResult) -> str:

@@ -133,18 +133,17 @@ class AuditTrail:
     """Callable(model, applied changes, version of) run by the applier in the model's worker once
     the model's changes are made (all, or up to a failure). Returns the number of tags written."""
 
-    def __init__(self, registry, plan: Plan, context: Context, warn: Callable[[str], None], enabled: bool = True):
+    def __init__(self, registry, plan: Plan, context: Context, warn: Callable[[str], None]):
         self.registry = registry
         self.plan = plan
         self.context = context
         self.warn = warn
-        self.enabled = enabled  # False: `apply --no-audit`, nothing is stamped
         self.models = 0  # models stamped
         self.writes = 0  # tags written
         self._lock = threading.Lock()
 
     def __call__(self, model: str, applied: list[Change], version_of: Callable[[Change], str]) -> int:
-        if not applied or not self.enabled:
+        if not applied:
             return 0
         writes: list[tuple[Callable, tuple]] = []
         for c in applied:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-from reconciler import retry
+from reconciler import audit, retry
 from reconciler.errors import RegistryError
 from reconciler.permissions import REQUIRED, User
 from reconciler.redact import redact
@@ -43,9 +43,9 @@ from reconciler.target import Target
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 SYSTEM_TAG_PREFIX = "mlflow."
-AUDIT_TAG_PREFIX = "mlflow-gitops."  # ours: ownership and audit trail (reconciler.audit)
-# Models of our own (the `apply --lock` lease, reconciler.lock): never part of a snapshot.
-RESERVED_MODEL_PREFIX = "mlflow-gitops."
+# Ours: the audit trail's tags; and models of our own (the `apply --lock` lease, reconciler.lock),
+# never part of a snapshot.
+AUDIT_TAG_PREFIX = RESERVED_MODEL_PREFIX = audit.PREFIX
 MODELS_PAGE = 1000  # server maximum for search_registered_models
 VERSIONS_PAGE = 200_000  # server maximum for search_model_versions
 # Searches are GET requests: keep `name IN (...)` filters well under common URL limits.

@@ -141,8 +141,9 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
     try:
         # a saved plan: the commit is that of the manifests it was planned from, not of the plan file
         manifests = paths if desired is not None else audit.manifests_of(plan.changes) or paths
+        # `--no-audit`: the trail is never called, so it writes (and counts) nothing
         context = audit.from_environment(manifests, registry.user_name()) if audit_trail else audit.Context()
-        trail = AuditTrail(registry, plan, context, warn=err, enabled=audit_trail)
+        trail = AuditTrail(registry, plan, context, warn=err)
         result = apply_plan(plan, registry, parallelism=registry.parallelism, on_model=model_done, prepare=guard,
                             finish=trail if audit_trail else None, on_interrupt=interrupt_received)
     except ApplyInterrupted as e:

@@ -7,17 +7,11 @@ from reconciler.render.describe import printable, value
 
 
 def shown(d: Drifted, v) -> str:
-    """A git or live value as a reviewer reads it."""
-    if d.field == "model":
-        return "declared" if v else "(absent)"
-    if d.field == "version":
-        return printable(str(v)) if v else "(not registered)"
-    if d.field == "stage":
-        return str(v)
+    """A git or live value (not None: `difference` words those) as a reviewer reads it."""
+    if d.field in ("version", "stage"):
+        return printable(str(v))
     if d.field.startswith("aliases."):
-        if v is not None:
-            return f"v{v}"
-        return "the new version" if d.git is None and d.live is None and d.ref else "(none)"
+        return f"v{v}"
     return value(v)
 
 
