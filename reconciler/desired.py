@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.errors import Location
+from reconciler.gates import Gate
 
 STAGES = ("None", "Staging", "Production", "Archived")
 DEFAULT_ARTIFACT_PATH = "model"
@@ -19,6 +20,8 @@ class Policy:
     prune_aliases: bool = False
     prune_tags: bool = False
     stage_aliases: dict[str, str] = field(default_factory=dict)  # stage -> alias kept on its version
+    evidence: tuple[str, ...] = ()  # run metrics shown beside each promotion (reconciler.evidence)
+    gates: tuple[Gate, ...] = ()  # checks on versions entering a target (reconciler.gates)
 
 
 @dataclass(frozen=True)

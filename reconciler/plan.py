@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import PlanFileError
+from reconciler.gates import GateResult
 
 FORMAT_VERSION = "1"
 
@@ -47,6 +48,8 @@ class Change:
     ref: str | None = None
     run_id: str | None = None  # register_version by run_id
     reason: str | None = None  # explains a change (e.g. a policy); never drives apply
+    # promotions: the runs of the version coming in and of the one it replaces (reconciler.evidence)
+    evidence: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def mark(self) -> str:
@@ -67,7 +70,7 @@ class Change:
             "after": self.after,
             "source": self.source,
         }
-        for optional in ("key", "alias", "ref", "run_id", "reason"):
+        for optional in ("key", "alias", "ref", "run_id", "reason", "evidence"):
             value = getattr(self, optional)
             if value is not None:
                 doc[optional] = value
@@ -91,6 +94,12 @@ class Plan:
     # model name -> the manifest its `mlflow-gitops.manifest` tag named when planned (reconciler.audit)
     managed_by: dict[str, str] = field(default_factory=dict)
     round_trips: int = 0
+    # one row per gate per version entering a gated target (reconciler.gates)
+    gates: tuple[GateResult, ...] = ()
+
+    @property
+    def blocked_by(self) -> list[GateResult]:
+        return [g for g in self.gates if not g.passed]
 
     @property
     def empty(self) -> bool:
@@ -117,7 +126,9 @@ class Plan:
         if self.registry_uri and self.registry_uri != self.tracking_uri:
             doc["registry_uri"] = self.registry_uri
         doc["changes"] = [c.to_json() for c in self.changes]
-        doc["summary"] = {"changes": len(self.changes), **self.counts(), "by_action": by_action}
+        doc["gates"] = [g.to_json() for g in self.gates]
+        doc["summary"] = {"changes": len(self.changes), **self.counts(), "by_action": by_action,
+                          "gates_failed": len(self.blocked_by)}
         doc["prior_state"] = dict(sorted(self.prior_state.items()))
         if self.managed_by:
             doc["managed_by"] = dict(sorted(self.managed_by.items()))
@@ -144,6 +155,7 @@ class Plan:
                 registry_uri=doc.get("registry_uri"),
                 prior_state=dict(doc.get("prior_state", {})),
                 managed_by=dict(doc.get("managed_by", {})),
+                gates=tuple(GateResult.from_json(g) for g in doc.get("gates", ())),
             )
         except (KeyError, TypeError) as e:
             raise PlanFileError(f"{origin}:1:1: malformed plan file: {e}") from None
