@@ -156,3 +156,18 @@ def _by_model(changes: Iterable[Change]) -> dict[str, list[Change]]:
     for c in changes:
         grouped.setdefault(c.model, []).append(c)
     return grouped
+
+
+def model_gates(model: DesiredModel, live: LiveModel | None, read_runs) -> list[GateResult]:
+    """The gate rows of `model` as declared (a proposed manifest, say) against `live`: the plan's
+    promotions of that one model, evaluated with the runs `read_runs(run_ids)` returns (e.g.
+    `Registry.runs`; called once, and not at all when nothing is promoted). Raises the diff's
+    InputError when the model does not resolve against `live`."""
+    from reconciler.diff import diff
+
+    desired = DesiredState(models=(model,))
+    snapshot = Snapshot(models={model.name: live} if live is not None else {})
+    changes = diff(desired, snapshot)
+    needed = run_ids(desired, snapshot, changes)
+    runs = read_runs(needed) if needed else {}
+    return attach(desired, snapshot, changes, runs)[1]
