@@ -179,3 +179,43 @@ def test_model_gates_for_a_proposed_state():
     assert [r.result for r in rows] == ["fail"] and calls == [{"r4", "r5"}]
     assert model_gates(model([dv("Staging", version="5")]), LIVE, read) == []
     assert len(calls) == 1
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+
+def test_text_shows_evidence_under_the_change_and_the_block():
+    from reconciler.render import render
+
+    gates = [Gate("Production", metric="rmse", max=5.0)]
+    _, plan = plan_of(model([dv("Production", version="5")], gates=gates))
+    text = render("text", plan)
+    lines = text.splitlines()
+    i = next(n for n, line in enumerate(lines) if "stage Staging -> Production" in line)
+    assert lines[i + 1].strip() == "run r5, was r4 on v4"
+    assert lines[i + 2].strip() == "rmse 5.21, was 6.10 on v4 (-0.89)"
+    assert lines[i + 3].strip() == "✗ gate rmse <= 5: rmse 5.21 > max 5"
+    assert "Plan blocked by 1 gate:" in text
+    assert "✗ m v5 -> Production: rmse <= 5: rmse 5.21 > max 5" in text
+
+
+def test_markdown_promotions_table():
+    from reconciler.render import render
+
+    gates = [Gate("Production", metric="rmse", vs_current="lower")]
+    _, plan = plan_of(model([dv("Production", ["champion"], version="5")], evidence=["mae"], gates=gates))
+    md = render("markdown", plan)
+    assert "#### Promotions" in md
+    table = md.split("#### Promotions")[1]
+    assert "| Model | Version | Into | Replaces | `mae` | `rmse` | Gates |" in table
+    assert "| `m` | v5 | Production | v4 | 3.50 (-0.50 vs 4.00) | 5.21 (-0.89 vs 6.10) | ✓ rmse <= current |" in table
+    assert "| `m` | v5 | @champion | v4 | 3.50 (-0.50 vs 4.00) | — | — |" in table
+    assert "blocked" not in md
+
+
+def test_json_plan_round_trips_evidence_and_gates():
+    gates = [Gate("Production", metric="rmse", max=5.0)]
+    _, plan = plan_of(model([dv("Production", version="5")], gates=gates))
+    again = Plan.loads(plan.dumps(), "p.json")
+    assert again.gates == plan.gates and again.blocked_by
+    assert [c.evidence for c in again.changes] == [c.evidence for c in plan.changes]
