@@ -7,7 +7,7 @@ import pytest
 from reconciler import live
 from reconciler.live import Registry
 from reconciler.target import resolve
-from tests.integration.helpers import client
+from helpers import client
 
 pytestmark = pytest.mark.integration
 
