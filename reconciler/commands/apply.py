@@ -5,13 +5,13 @@ import json
 from pathlib import Path
 
 from reconciler import audit, retry
-from reconciler.audit import AuditTrail
 from reconciler.apply import ApplyInterrupted, ModelOutcome, PartialApplyError, apply_plan
+from reconciler.audit import AuditTrail
+from reconciler.commands.plan import load_with_registry
 from reconciler.console import err, interactive, out
+from reconciler.desired import DesiredState
 from reconciler.errors import Aborted, ApplyError, GatesBlockedError, PlanFileError, ReconcilerError, StalePlanError
 from reconciler.gates import recheck
-from reconciler.commands.plan import load_with_registry
-from reconciler.desired import DesiredState
 from reconciler.guard import ModelGuard
 from reconciler.live import DEFAULT_PARALLELISM, Registry
 from reconciler.lock import RegistryLock, ttl_from_env

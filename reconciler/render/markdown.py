@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from reconciler.plan import Plan
 from reconciler.gates import fmt
+from reconciler.plan import Plan
 from reconciler.render.describe import describe, new_version_labels, summary, version_label
 from reconciler.render.evidence import FAIL_MARK, PASS_MARK, blocked_lines, gates_of, metric_names
 

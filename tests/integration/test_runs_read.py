@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from helpers import client
 
 from reconciler import live
 from reconciler.live import Registry
 from reconciler.target import resolve
-from helpers import client
 
 pytestmark = pytest.mark.integration
 
