@@ -171,3 +171,51 @@ def model_gates(model: DesiredModel, live: LiveModel | None, read_runs) -> list[
     needed = run_ids(desired, snapshot, changes)
     runs = read_runs(needed) if needed else {}
     return attach(desired, snapshot, changes, runs)[1]
+
+
+# ---- drift: live versions holding a gated target ------------------------------------------------
+
+
+def holders(model: DesiredModel, live: LiveModel | None) -> list[tuple[str, str]]:
+    """(target, version) for each live version that holds a target some gate of `model` names."""
+    if live is None:
+        return []
+    targets = list(dict.fromkeys(g.target for g in model.policy.gates))
+    out = []
+    for target in targets:
+        if target.startswith("@"):
+            version = live.aliases.get(target[1:])
+            if version in live.versions:
+                out.append((target, version))
+        else:
+            out += [(target, v.version) for v in sorted(live.versions.values(), key=lambda v: int(v.version))
+                    if v.stage == target]
+    return out
+
+
+def holder_run_ids(desired: DesiredState, snapshot: Snapshot) -> set[str]:
+    ids = set()
+    for model in desired.models:
+        live = snapshot.models.get(model.name)
+        for _, version in holders(model, live):
+            if live.versions[version].run_id:
+                ids.add(live.versions[version].run_id)
+    return ids
+
+
+def failing_holders(desired: DesiredState, snapshot: Snapshot, runs: dict[str, RunRecord]) -> list[GateResult]:
+    """Gate rows that live holders fail now. A holder has nothing to be compared with, so
+    `vs_current` holds for it; bounds and tags are checked as they are in the registry."""
+    rows: list[GateResult] = []
+    for model in desired.models:
+        live = snapshot.models.get(model.name)
+        entries = []
+        for target, version in holders(model, live):
+            lv = live.versions[version]
+            run = runs.get(lv.run_id or "")
+            entries.append(Entry(model.name, target, Side(
+                version, None, lv.run_id, dict(run.metrics) if run else {}, dict(lv.tags),
+                run_found=run is not None or lv.run_id is None,
+            )))  # fmt: skip
+        rows += [r for r in evaluate_all(model.policy.gates, entries) if not r.passed]
+    return rows

@@ -165,3 +165,21 @@ def test_default_evidence_without_policy(embedded_uri, unique_name, cli, tmp_pat
     result = cli("plan", tree, "--tracking-uri", embedded_uri)
     assert result.returncode == 0
     assert "mae 2.50" in result.stdout and "rmse 5.00" in result.stdout
+
+
+def test_drift_reports_a_live_holder_failing_its_gate(embedded_uri, unique_name, cli, tmp_path):
+    name = unique_name
+    seed(embedded_uri, name, [7.0, 5.0], ["Production", "None"])
+    gates = "    - target: Production\n      metric: rmse\n      max: 6.5\n"
+    tree = write(tmp_path / "m.yaml", manifest(name, gates, "  - version: 1\n    stage: Production\n"))
+    uri = ["--tracking-uri", embedded_uri]
+    report = cli("drift", tree, *uri)
+    assert report.returncode == 2, report.stdout + report.stderr
+    assert "v1 in Production: fails gate rmse <= 6.5: rmse 7.00 > max 6.5" in report.stdout
+    doc = json.loads(cli("drift", tree, "--format", "json", *uri).stdout)
+    (row,) = doc["drift"]
+    assert (row["version"], row["field"], row["action"]) == ("1", "gates.Production", None)
+    assert cli("drift", tree, "--format", "junit", *uri).returncode == 2
+    # the holder passes once its run does
+    fixed = write(tmp_path / "ok.yaml", manifest(name, gates.replace("6.5", "7.5"), "  - version: 1\n    stage: Production\n"))
+    assert cli("drift", fixed, *uri).returncode == 0
