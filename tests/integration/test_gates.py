@@ -8,7 +8,7 @@ import json
 import warnings
 
 import pytest
-from helpers import client, state, write
+from support.integration import client, state, write
 
 pytestmark = pytest.mark.integration
 

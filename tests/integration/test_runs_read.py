@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from helpers import client
+from support.integration import client
 
-from reconciler import live
-from reconciler.live import Registry
+from reconciler.registry import client as live
+from reconciler.registry.client import Registry
 from reconciler.target import resolve
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,32 @@
+"""Builds a Plan: desired state + one bulk read of the named models -> diff -> ordered changes, with\nthe evidence and gate results of each promotion (one more bulk read: the runs behind them)."""
+
+from __future__ import annotations
+
+from reconciler.apply.audit import MANIFEST_TAG
+from reconciler.manifest.desired import DesiredState
+from reconciler.plan import evidence
+from reconciler.plan.diff import diff
+from reconciler.plan.model import Plan
+
+
+def make_plan(desired: DesiredState, registry) -> Plan:
+    snapshot = registry.snapshot(desired.names)
+    changes = diff(desired, snapshot)
+    # the runs behind every promotion, in one bulk read (none when nothing is promoted)
+    needed = evidence.run_ids(desired, snapshot, changes)
+    runs = registry.runs(needed) if needed else {}
+    changes, gates = evidence.attach(desired, snapshot, changes, runs)
+    touched = sorted({c.model for c in changes})
+    return Plan(
+        changes=tuple(changes),
+        tracking_uri=registry.target.display,
+        registry_uri=registry.target.registry_display,
+        prior_state={name: snapshot.fingerprint(name) for name in touched},
+        managed_by={
+            name: snapshot.models[name].audit[MANIFEST_TAG]
+            for name in touched
+            if name in snapshot.models and MANIFEST_TAG in snapshot.models[name].audit
+        },
+        round_trips=registry.round_trips if needed else snapshot.round_trips,
+        gates=tuple(gates),
+    )
