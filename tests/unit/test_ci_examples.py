@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
+from workflows import ACTION_FILE, Runner, action_argv, is_tool_action
 
 from reconciler.cli import app
-from tests.workflows import ACTION_FILE, Runner, action_argv, is_tool_action
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CI_DIR = REPO_ROOT / "examples" / "ci"
