@@ -40,6 +40,7 @@ from reconciler.permissions import REQUIRED, User
 from reconciler.redact import redact
 from reconciler.state import LiveModel, LiveVersion, Snapshot
 from reconciler.target import Target
+from reconciler.tls import failure as failure_of_tls
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 SYSTEM_TAG_PREFIX = "mlflow."
@@ -105,6 +106,9 @@ def registry_call(what: str):
             except RegistryError:
                 raise
             except Exception as e:  # MlflowException, requests errors, sqlalchemy errors, retry...
+                tls = failure_of_tls(e, self.target.registry_uri)
+                if tls:
+                    raise RegistryError(redact(tls)) from None
                 reason = denial(what, self.user_name(), e) if permission_denied(e) else short(e)
                 raise RegistryError(redact(f"{what} failed against {self.target.display}: {reason}")) from None
 
