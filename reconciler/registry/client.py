@@ -40,8 +40,8 @@ from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry
 from reconciler.registry.snapshot import LiveModel, LiveVersion, Snapshot
+from reconciler.registry.tls import failure as failure_of_tls
 from reconciler.target import Target
-from reconciler.tls import failure as failure_of_tls
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 SYSTEM_TAG_PREFIX = "mlflow."

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import HEALTH_POLL_INTERVAL, MlflowServer
-from tlsproxy import Pki, TlsProxy
+from support.tlsproxy import Pki, TlsProxy
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import os
 import ssl
 from urllib.parse import urlsplit
 
-from reconciler.retry import exception_chain
+from reconciler.registry.retry import exception_chain
 
 TRUST = ("trust its CA with MLFLOW_TRACKING_SERVER_CERT_PATH=/path/to/ca.pem, or skip the check with "
          "MLFLOW_TRACKING_INSECURE_TLS=true")

@@ -8,7 +8,7 @@ import ssl
 import requests
 import urllib3.exceptions as u3
 
-from reconciler import retry, tls
+from reconciler.registry import retry, tls
 
 
 def wrapped(inner: BaseException) -> Exception:
