@@ -1,9 +1,10 @@
-"""Builds a Plan: desired state + one bulk read of the named models -> diff -> ordered changes."""
+"""Builds a Plan: desired state + one bulk read of the named models -> diff -> ordered changes, with\nthe evidence and gate results of each promotion (one more bulk read: the runs behind them)."""
 
 from __future__ import annotations
 
 from reconciler.apply.audit import MANIFEST_TAG
 from reconciler.manifest.desired import DesiredState
+from reconciler.plan import evidence
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Plan
 
@@ -11,6 +12,10 @@ from reconciler.plan.model import Plan
 def make_plan(desired: DesiredState, registry) -> Plan:
     snapshot = registry.snapshot(desired.names)
     changes = diff(desired, snapshot)
+    # the runs behind every promotion, in one bulk read (none when nothing is promoted)
+    needed = evidence.run_ids(desired, snapshot, changes)
+    runs = registry.runs(needed) if needed else {}
+    changes, gates = evidence.attach(desired, snapshot, changes, runs)
     touched = sorted({c.model for c in changes})
     return Plan(
         changes=tuple(changes),
@@ -22,5 +27,6 @@ def make_plan(desired: DesiredState, registry) -> Plan:
             for name in touched
             if name in snapshot.models and MANIFEST_TAG in snapshot.models[name].audit
         },
-        round_trips=snapshot.round_trips,
+        round_trips=registry.round_trips if needed else snapshot.round_trips,
+        gates=tuple(gates),
     )
