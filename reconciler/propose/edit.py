@@ -188,15 +188,20 @@ class _Editor:
             else:
                 self._edit(item.start_mark.index, item.end_mark.index, "")
             return
-        if len(items) == 1:  # `aliases:\n  - a` -> `aliases: []`
-            key = next(k for k, v in entry.value if v is seq)
-            self._edit(key.end_mark.index, item.end_mark.index, ": []")
-            return
+        # a block list item: its line goes (with its comment, which was about that alias)
         start = max(self.text.rfind("\n", 0, item.start_mark.index), self.text.rfind("\r", 0, item.start_mark.index)) + 1
         if not re.fullmatch(r"[ \t]*-[ \t]+", self.text[start:item.start_mark.index]):
             raise EditError(f"{self.file}:{item.start_mark.line + 1}: cannot remove alias '{alias}': "
                             "its list item does not start its line")
-        self._edit(start, _line_end(self.text, item.end_mark.index, include_break=True), "")
+        end = _line_end(self.text, item.end_mark.index, include_break=True)
+        if len(items) > 1:
+            self._edit(start, end, "")
+            return
+        # the last one: `aliases:  # note` + `  - a` -> `aliases: []  # note`
+        key = next(k for k, v in entry.value if v is seq)
+        colon = self.text.index(":", key.end_mark.index) + 1
+        self.text = self.text[:colon] + " []" + self.text[colon:start] + self.text[end:]
+        self.doc = self._compose()
 
     def append_entry(self) -> None:
         p = self.p
