@@ -13,11 +13,11 @@ import os
 import re
 import tempfile
 
-from reconciler import retry
 from reconciler.console import err, out
-from reconciler.desired import DesiredModel, DesiredState
 from reconciler.errors import InputError, Location, Problem, ReconcilerError
+from reconciler.manifest.desired import DesiredModel, DesiredState
 from reconciler.propose.edit import EditError, Proposal, propose
+from reconciler.registry import retry
 
 METRIC = re.compile(r"\bmetrics?\.(?:`([^`]+)`|\"([^\"]+)\"|([A-Za-z0-9_.\-/]+))")
 DEFAULT_METRICS_SHOWN = 3
@@ -32,8 +32,8 @@ def run(file: str, model: str, experiment: str, filter_string: str | None, order
     text = _read(file)
     _declared(text, file, model)  # a bad file or an unknown model: nothing else happens
 
-    from reconciler.bestrun import best_run
-    from reconciler.live import Registry
+    from reconciler.registry.bestrun import best_run
+    from reconciler.registry.client import Registry
 
     registry = Registry(target, on_retry=err if verbose else None)
     best = best_run(registry, experiment, filter_string, order_by)
@@ -90,7 +90,7 @@ def _read(file: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        from reconciler.manifest import load_tree
+        from reconciler.manifest.load import load_tree
 
         load_tree([file])  # reports where the file stops being UTF-8
         raise
@@ -98,9 +98,10 @@ def _read(file: str) -> str:
 
 def _declared(text: str, file: str, model: str, edited: bool = False) -> DesiredModel:
     """The model as `text` declares it, checked like `validate` checks a file."""
-    from reconciler import manifest, rules
-    from reconciler.schema import validate
-    from reconciler.yamlsrc import parse_text
+    from reconciler.manifest import rules
+    from reconciler.manifest.load import _model
+    from reconciler.manifest.schema import validate
+    from reconciler.manifest.yamlsrc import parse_text
 
     docs, problems = parse_text(text, file)
     for doc in docs:
@@ -114,7 +115,7 @@ def _declared(text: str, file: str, model: str, edited: bool = False) -> Desired
         raise InputError(problems)
     if not docs:
         raise InputError([Problem(Location(file, 1, 1), "no manifests found (the file holds no YAML document)")])
-    found = [manifest._model(doc) for doc in docs if doc.data.get("name") == model]
+    found = [_model(doc) for doc in docs if doc.data.get("name") == model]
     if not found:
         names = ", ".join(repr(d.data.get("name")) for d in docs)
         raise EditError(f"{file}: no document declares model '{model}' (it declares {names})")
@@ -122,7 +123,7 @@ def _declared(text: str, file: str, model: str, edited: bool = False) -> Desired
 
 
 def _plan(model: DesiredModel, registry):
-    from reconciler.planner import make_plan
+    from reconciler.plan.build import make_plan
 
     return make_plan(DesiredState(models=(model,)), registry)
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration.helpers import client, state, write
+from support.integration import client, state, write
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.errors import RegistryError
-from reconciler.live import Registry, error_code, short
 from reconciler.redact import redact
+from reconciler.registry.client import Registry, error_code, short
 
 BAD_SEARCH_CODES = ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
 
