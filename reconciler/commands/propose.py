@@ -73,7 +73,7 @@ def gate_report(model: DesiredModel, plan) -> list[str]:
     manifest. The one place propose asks about gates."""
     from reconciler.render.describe import summary
 
-    return [f"Plan of the proposal: {summary(plan)}", f"Gates: model '{model.name}' declares none."]
+    return [summary(plan), f"Gates: model '{model.name}' declares none."]
 
 
 # ---- reading and checking the file --------------------------------------------------------------
@@ -132,11 +132,14 @@ class _Seen:
     """The registry as already read: planning the proposal costs no further round trip."""
 
     def __init__(self, registry, snapshot):
-        self.target = registry.target
+        self._registry = registry
         self._snapshot = snapshot
 
     def snapshot(self, names):
         return self._snapshot
+
+    def __getattr__(self, name):  # target, round_trips, the bulk run read: the registry's own
+        return getattr(self._registry, name)
 
 
 # ---- output ------------------------------------------------------------------------------------
