@@ -18,6 +18,7 @@ class Policy:
     unmanaged_versions: str = "ignore"  # ignore | archive
     prune_aliases: bool = False
     prune_tags: bool = False
+    self_heal: bool = False  # `serve` applies this model's drift even without --self-heal
     stage_aliases: dict[str, str] = field(default_factory=dict)  # stage -> alias kept on its version
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from reconciler.audit import MANIFEST_TAG
 from reconciler.desired import DesiredState
 from reconciler.diff import diff
-from reconciler.plan import Plan
+from reconciler.plan import Change, Plan
+from reconciler.state import Snapshot
 
 
 def make_plan(desired: DesiredState, registry) -> Plan:
     snapshot = registry.snapshot(desired.names)
-    changes = diff(desired, snapshot)
+    return plan_of(diff(desired, snapshot), snapshot, registry)
+
+
+def plan_of(changes: list[Change], snapshot: Snapshot, registry) -> Plan:
+    """The plan of `changes` (a diff, or part of one, against `snapshot`): what it saw of each model
+    it touches, for the applier's checks. `serve` heals part of a diff it already made."""
     touched = sorted({c.model for c in changes})
     return Plan(
         changes=tuple(changes),
