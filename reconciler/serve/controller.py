@@ -111,6 +111,7 @@ class Controller:
         self.failures = 0  # failed cycles in a row
         self._registry = None
         self._registry_factory = registry_factory
+        self.number = 0  # of the cycle running (or last run)
         self._models: dict[str, ModelView] = {}
         self._recent: list[dict] = []
         self.view = View(tracking_uri=target.display, interval=options.interval, self_heal=options.self_heal,
@@ -150,8 +151,7 @@ class Controller:
     def cycle(self, trigger: str = "interval") -> Outcome:
         retry.configure(self.options.timeout)  # each cycle has the whole --timeout
         started = time.time()
-        number = self.view.cycles + 1
-        registry = None
+        number = self.number = self.view.cycles + 1
         try:
             if self.options.git_pull:
                 git_pull(self.paths)
@@ -311,7 +311,7 @@ class Controller:
     # ---- reporting --------------------------------------------------------------------------
 
     def _event(self, kind: str, model: str | None, **fields) -> None:
-        record = {"time": utc(time.time()), "event": kind, "model": model, **fields}
+        record = {"time": utc(time.time()), "event": kind, "model": model, "cycle": self.number, **fields}
         self.events.write(record)
         self._recent.insert(0, record)
         del self._recent[RECENT_EVENTS:]
