@@ -10,7 +10,7 @@ On a real `mlflow server` (SQLite, MLflow's default workers) seeded straight int
       access log, and what it reports;
   (b) `--big-cycles` serve cycles over the same tree, in one process (reconciler.serve.controller,
       as `serve` runs them): requests per cycle in the access log, seconds per cycle, RSS;
-  (c) `--cycles` cycles over 150 models x 4 versions with --self-heal and an events file, a hand
+  (c) `--cycles` cycles over `--models` (150) models x 4 versions with --self-heal and an events file, a hand
       change made every `--change-every` cycles (a model tag) and healed: RSS (VmRSS) sampled along
       the way, to show that memory stays flat.
 """
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import dataset
@@ -50,15 +51,17 @@ def child(args) -> None:
     events = Path(args.workdir) / f"events-{os.getpid()}.jsonl"
     options = Options(interval=1, self_heal=args.self_heal, events=str(events), timeout=300)
     controller = Controller([args.manifests], resolve(args.uri), options, say=lambda _: None)
-    hand = None
-    if args.change_every:
-        from mlflow import MlflowClient
-
-        hand = MlflowClient(tracking_uri=args.uri, registry_uri=args.uri)
+    def hand_change(n: int) -> None:
+        # plain REST, not MLflow's session: the controller counts requests on MLflow's connections
+        body = json.dumps({"name": args.change_model, "key": "team", "value": f"by-hand-{n}"}).encode()
+        req = urllib.request.Request(f"{args.uri}/api/2.0/mlflow/registered-models/set-tag", data=body,
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=30) as r:
+            r.read()
     samples, seconds, trips, heals = [], [], [], 0
     for n in range(1, args.cycles + 1):
-        if hand is not None and n % args.change_every == 0:
-            hand.set_registered_model_tag(args.change_model, "team", f"by-hand-{n}")
+        if args.change_every and n % args.change_every == 0:
+            hand_change(n)
         started = time.perf_counter()
         outcome = controller.cycle("bench")
         seconds.append(time.perf_counter() - started)
@@ -95,6 +98,7 @@ def main() -> None:
     ap.add_argument("--change-model", default="", help=argparse.SUPPRESS)
     ap.add_argument("--self-heal", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--cycles", type=int, default=1000, help="cycles of the memory run (150 x 4)")
+    ap.add_argument("--models", type=int, default=SMALL, help="models (x 4 versions) of the memory run")
     ap.add_argument("--big-cycles", type=int, default=10, help="cycles over 2,000 x 10")
     ap.add_argument("--change-every", type=int, default=50, help="a hand change (healed) every N cycles")
     ap.add_argument("--json", help="also write the results to this file")
@@ -111,7 +115,7 @@ def main() -> None:
         big = [dataset.model(f"big_{i:04d}", BIG_VERSIONS) for i in range(BIG)]
         small = [dataset.model(f"small_{i:03d}", SMALL_VERSIONS) for i in range(SMALL)]
         big_dir = dataset.write_manifests(workdir / "big", big)
-        small_dir = dataset.write_manifests(workdir / "small", small)
+        small_dir = dataset.write_manifests(workdir / "small", small[:args.models])
         dataset.seed(server.db_uri, big + small)
         server.start(env)
         server.wait_ready()
@@ -126,8 +130,8 @@ def main() -> None:
         big_run = cycles(uri, big_dir, args.big_cycles, workdir, env)
         big_run["http_per_cycle"] = server.api_calls_since(offset) / args.big_cycles
         results["serve_big"] = big_run
-        results["serve_small"] = cycles(uri, small_dir, args.cycles, workdir, env, self_heal=True,
-                                        change_every=args.change_every, change_model=small[0].name)
+        results["serve_small"] = {"models": args.models, **cycles(uri, small_dir, args.cycles, workdir, env, self_heal=True,
+                                        change_every=args.change_every, change_model=small[0].name)}
         results["load_avg_end"] = os.getloadavg()[0]
     finally:
         server.stop()

@@ -256,7 +256,8 @@ class Controller:
                           since=utc(time.time()), last_applied=by)
                 self._event("heal", name, changes=applied, applied=by)
                 self._notify("healed", name, f":white_check_mark: MLflow model `{name}` was healed: "
-                             f"{len(applied)} changes made outside git were reverted on {self.target.display}.")
+                             f"{len(applied)} change{'' if len(applied) == 1 else 's'} made outside git reverted on "
+                             f"{self.target.display}.")
             else:
                 failed = redact(" ".join(str(failed or "not applied").split()))
                 self.metrics.heal_errors.labels(name).inc()

@@ -80,7 +80,8 @@ def _event(e: dict) -> str:
         detail = ", ".join(escape(d["field"] + (f" of v{d['version']}" if d.get("version") else ""))
                            for d in e.get("drift", []))
     elif e.get("event") == "heal":
-        detail = f"{len(e.get('changes', []))} changes reverted"
+        n = len(e.get("changes", []))
+        detail = f"{n} change{'' if n == 1 else 's'} reverted"
     elif e.get("error"):
         detail = escape(e["error"])
     return (f"<li><span class=\"muted\">{escape(e.get('time') or '')}</span> <strong>{escape(e['event'])}</strong>"
