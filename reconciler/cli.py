@@ -67,7 +67,7 @@ RegistryUri = Annotated[
     typer.Option("--registry-uri", metavar="URI", help="Model registry URI [default: $MLFLOW_REGISTRY_URI, else the tracking URI]."),
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Report registry round trips, writes and retries on stderr.")]
-# default 300 s: reconciler.retry.DEFAULT_TIMEOUT (not imported here: the CLI stays cheap to start)
+# default 300 s: reconciler.registry.retry.DEFAULT_TIMEOUT (not imported here: the CLI stays cheap to start)
 Timeout = Annotated[
     float,
     typer.Option("--timeout", metavar="SECONDS", min=0,

@@ -3,22 +3,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler import audit, retry
-from reconciler.audit import AuditTrail
-from reconciler.apply import ApplyInterrupted, ModelOutcome, PartialApplyError, apply_plan
+from reconciler.apply import audit
+from reconciler.apply.audit import AuditTrail
+from reconciler.apply.executor import ApplyInterrupted, ModelOutcome, PartialApplyError, apply_plan
+from reconciler.apply.guard import ModelGuard
+from reconciler.apply.lock import RegistryLock, ttl_from_env
+from reconciler.apply.permissions import preflight
+from reconciler.commands.plan import load_with_registry
 from reconciler.console import err, interactive, out
 from reconciler.errors import Aborted, ApplyError, PlanFileError, ReconcilerError, StalePlanError
-from reconciler.commands.plan import load_with_registry
-from reconciler.desired import DesiredState
-from reconciler.guard import ModelGuard
-from reconciler.live import DEFAULT_PARALLELISM, Registry
-from reconciler.lock import RegistryLock, ttl_from_env
-from reconciler.permissions import preflight
-from reconciler.plan import Plan
-from reconciler.planner import make_plan
+from reconciler.manifest.desired import DesiredState
+from reconciler.plan.build import make_plan
+from reconciler.plan.model import Plan
+from reconciler.registry import retry
+from reconciler.registry.client import DEFAULT_PARALLELISM, Registry
+from reconciler.registry.snapshot import ABSENT_FINGERPRINT
 from reconciler.render import render
 from reconciler.render.describe import describe, new_version_labels, subject
-from reconciler.state import ABSENT_FINGERPRINT
 from reconciler.target import Target
 
 
@@ -104,7 +105,7 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
 def converge(paths: list[str], desired: DesiredState | None, registry: Registry, fmt: str, auto_approve: bool,
              lock_ttl: float | None = None, audit_trail: bool = True) -> int:
     """Plan (or load the saved plan), confirm, check permissions, take the lock (`lock_ttl`), then
-    apply each model after checking it did not change since it was planned (reconciler.guard)."""
+    apply each model after checking it did not change since it was planned (reconciler.apply.guard)."""
     plan = load_saved_plan(paths[0], registry) if desired is None else make_plan(desired, registry)
     machine = fmt == "json"
     if not machine:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from reconciler import retry
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import err, out, write_file
-from reconciler.diff import diff
-from reconciler.drift import build, without_missing_versions
+from reconciler.drift.report import build, without_missing_versions
+from reconciler.plan.diff import diff
+from reconciler.registry import retry
 from reconciler.render.drift import render
 from reconciler.target import Target
 

@@ -1,6 +1,6 @@
 """`export`: write manifests from the live registry (bootstrap GitOps for an existing registry).
 
-Snapshot (reconciler.live) -> pure export (reconciler.export) -> files or stdout. Nothing is
+Snapshot (reconciler.registry.client) -> pure export (reconciler.export.documents) -> files or stdout. Nothing is
 written unless every requested model was found and every document was built.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reconciler import retry
 from reconciler.console import err, out
 from reconciler.errors import ReconcilerError
-from reconciler.export import export_snapshot, file_names, schema_comment
-from reconciler.live import Registry
+from reconciler.export.documents import export_snapshot, file_names, schema_comment
+from reconciler.manifest.schema import SCHEMA_FILE
 from reconciler.redact import redact
-from reconciler.schema import SCHEMA_FILE
+from reconciler.registry import retry
+from reconciler.registry.client import Registry
 from reconciler.target import Target
 
 SCHEMA_RELPATH = Path("schemas") / SCHEMA_FILE

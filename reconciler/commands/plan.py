@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from reconciler import retry
 from reconciler.console import err, out, write_file
-from reconciler.desired import DesiredState
 from reconciler.errors import PlanFileError
-from reconciler.live import PREFETCH_ABOVE_FILES, Registry
-from reconciler.manifest import discover, load_tree
-from reconciler.planner import make_plan
+from reconciler.manifest.desired import DesiredState
+from reconciler.manifest.load import discover, load_tree
+from reconciler.plan.build import make_plan
 from reconciler.redact import redact
+from reconciler.registry import retry
+from reconciler.registry.client import PREFETCH_ABOVE_FILES, Registry
 from reconciler.render import render
 from reconciler.target import Target
 

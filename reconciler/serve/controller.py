@@ -21,20 +21,21 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler import audit, retry
-from reconciler.apply import ApplyInterrupted, ModelOutcome, apply_plan
-from reconciler.audit import APPLIED_TAG, AuditTrail
-from reconciler.desired import DesiredState
-from reconciler.diff import diff
-from reconciler.drift import DriftReport, build, without_missing_versions
+from reconciler.apply import audit
+from reconciler.apply.audit import APPLIED_TAG, AuditTrail
+from reconciler.apply.executor import ApplyInterrupted, ModelOutcome, apply_plan
+from reconciler.apply.guard import ModelGuard
+from reconciler.apply.lock import RegistryLock, ttl_from_env
+from reconciler.apply.permissions import preflight
+from reconciler.drift.report import DriftReport, build, without_missing_versions
 from reconciler.errors import ApplyError, ReconcilerError
-from reconciler.guard import ModelGuard
-from reconciler.lock import RegistryLock, ttl_from_env
-from reconciler.manifest import load_tree
-from reconciler.permissions import preflight
-from reconciler.plan import Change
-from reconciler.planner import plan_of
+from reconciler.manifest.desired import DesiredState
+from reconciler.manifest.load import load_tree
+from reconciler.plan.build import plan_of
+from reconciler.plan.diff import diff
+from reconciler.plan.model import Change
 from reconciler.redact import redact
+from reconciler.registry import retry
 from reconciler.serve.metrics import Metrics
 from reconciler.serve.notify import EventLog, Outbox
 from reconciler.serve.status import (
@@ -143,7 +144,7 @@ class Controller:
             if self._registry_factory is not None:
                 self._registry = self._registry_factory(self.target)
             else:
-                from reconciler.live import Registry  # imports MLflow: only once a cycle needs it
+                from reconciler.registry.client import Registry  # imports MLflow: only once a cycle needs it
 
                 self._registry = Registry(self.target, parallelism=self.options.parallelism)
         return self._registry

@@ -14,9 +14,9 @@ import uuid
 import warnings
 
 import pytest
-from faultproxy import FaultProxy, Rule
-from helpers import client, promotion_manifest, seed_versions, state, write
-from servehelpers import Receiver, Serve
+from support.faultproxy import FaultProxy, Rule
+from support.integration import client, promotion_manifest, seed_versions, state, write
+from support.serveproc import Receiver, Serve
 
 from reconciler.serve.webhook import signature
 

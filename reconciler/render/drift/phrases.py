@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.drift import Drifted, DriftReport, Undeclared
+from reconciler.drift.report import Drifted, DriftReport, Undeclared
 from reconciler.render.describe import printable, value
 
 
