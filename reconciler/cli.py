@@ -295,6 +295,40 @@ def serve(
 
 
 @app.command()
+def history(
+    paths: Paths,
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME", help="The registered model to show.",
+                                       show_default=False)],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="TIME",
+                     help="Only what held each stage and alias at TIME (ISO 8601; UTC unless an offset is given)."),
+    ] = None,
+    format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    events: Annotated[
+        str | None,
+        typer.Option("--events", metavar="FILE", help="Join the drift and heal events `serve --events FILE` logged."),
+    ] = None,
+    registry: Annotated[
+        bool,
+        typer.Option("--registry/--no-registry",
+                     help="Join apply's audit stamps from the registry (--no-registry: git and events only)."),
+    ] = True,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    verbose: Verbose = False,
+    timeout: Timeout = 300,
+) -> None:
+    """Which version held each stage and alias over time: from the manifests' git history (commit,
+    author, date), joined with apply's audit stamps (when applied, by whom, CI run) and serve's events.
+    Never writes. Exit 0, 1 error."""
+    from reconciler.commands import history as cmd
+
+    handle(lambda: cmd.run(paths, model, at, format.value, target(tracking_uri, registry_uri) if registry else None,
+                           events, verbose, timeout))
+
+
+@app.command()
 def schema() -> None:
     """Print the manifest JSON Schema (format v1)."""
     from reconciler.commands import schema as cmd
