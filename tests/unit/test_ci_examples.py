@@ -373,6 +373,22 @@ def steps_of(workflow: dict) -> list[dict]:
     return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
 
 
+def step_env(step: dict, **values: str) -> dict[str, str]:
+    """The step's env: with each `${{ }}` value replaced by a stand-in, and `values` on top."""
+    env = {k: ("stand-in" if "${{" in str(v) else str(v)) for k, v in step.get("env", {}).items()}
+    return {**env, **values}
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def find_step(workflow: dict, predicate) -> dict:
+    matches = [s for s in steps_of(workflow) if predicate(s)]
+    assert len(matches) == 1, matches
+    return matches[0]
+
+
 def option_value(argv: list[str], *flags: str) -> str | None:
     for i, arg in enumerate(argv):
         name, has_value, value = arg.partition("=")
