@@ -13,7 +13,7 @@ from reconciler.target import Target
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,
         verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
-    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None)
+    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(None)  # the whole registry: undeclared models are part of the audit
     present, missing = without_missing_versions(desired, snapshot)
     needed = evidence.holder_run_ids(present, snapshot)  # versions holding gated targets: one bulk read

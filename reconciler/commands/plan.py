@@ -16,7 +16,7 @@ from reconciler.target import Target
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
         verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
-    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None)
+    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     plan = make_plan(desired, registry)
     out(render(fmt, plan), end="")
     if out_file:

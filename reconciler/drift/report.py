@@ -33,17 +33,12 @@ def iso(ms: int | None) -> str | None:
 
 
 def field_of(c: Change) -> str:
-    if c.action == "create_model":
-        return "model"
-    if c.action == "register_version":
-        return "version"
-    if c.action == "transition_stage":
-        return "stage"
-    if c.alias is not None:
-        return f"aliases.{c.alias}"
-    if c.key is not None:
-        return f"tags.{c.key}"
-    return "description"
+    name = c.action.spec.drift_field
+    if name == "aliases.":
+        return name + (c.alias or "")
+    if name == "tags.":
+        return name + (c.key or "")
+    return name
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class Policy:
     unmanaged_versions: str = "ignore"  # ignore | archive
     prune_aliases: bool = False
     prune_tags: bool = False
+    self_heal: bool = False  # `serve` applies this model's drift even without --self-heal
     stage_aliases: dict[str, str] = field(default_factory=dict)  # stage -> alias kept on its version
     evidence: tuple[str, ...] = ()  # run metrics shown beside each promotion (plan/evidence.py)
     gates: tuple[Gate, ...] = ()  # checks on versions entering a target (plan/gates.py)

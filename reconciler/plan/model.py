@@ -11,31 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import PlanFileError
+from reconciler.plan.actions import ACTIONS, ADD, CHANGE, DESTROY, Action
 from reconciler.plan.gates import GateResult
 
 FORMAT_VERSION = "1"
 
-ACTIONS = (
-    "create_model",
-    "register_version",
-    "transition_stage",
-    "set_alias",
-    "delete_alias",
-    "set_model_tag",
-    "delete_model_tag",
-    "set_version_tag",
-    "delete_version_tag",
-    "update_model_description",
-    "update_version_description",
-)
-
-# Terraform-style marks: what a reviewer sees first on each line.
-ADD, CHANGE, DESTROY = "+", "~", "-"
 
 
 @dataclass(frozen=True)
 class Change:
-    action: str
+    action: Action  # a plain string is accepted and converted (plan JSON, tests)
     model: str
     version: str | None = None  # None for model-level changes and versions not registered yet
     before: Any = None
@@ -51,19 +36,17 @@ class Change:
     # promotions: the runs of the version coming in and of the one it replaces (reconciler.plan.evidence)
     evidence: dict[str, Any] | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.action, Action):
+            object.__setattr__(self, "action", Action(self.action))
+
     @property
     def mark(self) -> str:
-        if self.action.startswith("delete_"):
-            return DESTROY
-        if self.action in ("create_model", "register_version"):
-            return ADD
-        if self.action in ("set_alias", "set_model_tag", "set_version_tag") and self.before is None:
-            return ADD
-        return CHANGE
+        return self.action.spec.mark_for(self.before)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "action": self.action,
+            "action": self.action.value,
             "model": self.model,
             "version": self.version,
             "before": self.before,

@@ -40,6 +40,7 @@ from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry
 from reconciler.registry.snapshot import LiveModel, LiveVersion, RunRecord, Snapshot
+from reconciler.registry.tls import failure as failure_of_tls
 from reconciler.target import Target
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -112,6 +113,9 @@ def registry_call(what: str):
             except RegistryError:
                 raise
             except Exception as e:  # MlflowException, requests errors, sqlalchemy errors, retry...
+                tls = failure_of_tls(e, self.target.registry_uri)
+                if tls:
+                    raise RegistryError(redact(tls)) from None
                 reason = denial(what, self.user_name(), e) if permission_denied(e) else short(e)
                 raise RegistryError(redact(f"{what} failed against {self.target.display}: {reason}")) from None
 
@@ -254,10 +258,44 @@ def _install_http_hooks() -> bool:
 
 class Registry:
     def __init__(self, target: Target, parallelism: int = DEFAULT_PARALLELISM,
-                 on_retry: Callable[[str], None] | None = None):
+                 on_retry: Callable[[str], None] | None = None, read_only: bool = False):
+        """`read_only` (plan, drift, export): a sqlite registry that does not exist is read as an
+        empty one and is not created; nor is a missing sqlite tracking store (opened only by
+        writes). Otherwise a missing sqlite file is created, but not its directory."""
+        from reconciler import uris
+
+        self.target = target
+        self.read_only = read_only
+        # A registry that does not exist yet is empty: nothing to open, nothing to create.
+        self.absent = read_only and uris.sqlite_missing(target.registry_uri)
+        if not read_only:
+            uris.require_sqlite_directory(target.registry_uri, "the registry URI")
+            uris.require_sqlite_directory(target.tracking_uri, "the tracking URI")
+        self._in_filters = True  # until a server refuses `name IN (...)`
+        self._prefetched: Background | None = None
+        self._lock = threading.Lock()
+        self._calls = 0
+        self.writes = 0
+        self.on_retry = on_retry  # told about each retry (--verbose)
+        self._user: User | None = None
+        parts = urlsplit(target.registry_uri)
+        self._http_key = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        self._http_base = http_requests(*self._http_key)
+        self.parallelism = 1
+        self.rest = None
+        if self.absent:
+            return
+        try:
+            self._open(parallelism)
+        except Exception as e:  # a database that refuses the connection, a server MLflow cannot use...
+            raise RegistryError(redact(f"opening the registry failed against {target.display}: {short(e)}")) from None
+
+    def _open(self, parallelism: int) -> None:
         import mlflow  # heavy (~2.5 s): only commands that talk to MLflow pay it
-        from mlflow import MlflowClient
         from mlflow.store.model_registry.rest_store import RestStore
+        from mlflow.tracking._model_registry.client import ModelRegistryClient
+
+        target = self.target
 
         # Stages are deprecated upstream but are what manifests declare; MLflow's INFO lines
         # (e.g. creating tables of a new sqlite store) are noise in a plan.
@@ -265,7 +303,6 @@ class Registry:
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"reconciler\.live")
         logging.getLogger("mlflow").setLevel(logging.WARNING)
 
-        self.target = target
         # Some store code resolves sources (`models:/m-...` of MLflow 3 logged models) through the
         # process-wide URIs rather than the client's: point those at the same registry.
         # MLflow's setters also export MLFLOW_*_URI to os.environ; keep the environment as the user
@@ -283,23 +320,20 @@ class Registry:
         parallelism = max(1, parallelism)
         os.environ.setdefault("MLFLOW_HTTP_POOL_MAXSIZE", str(max(10, parallelism)))
         _install_http_hooks()
-        self.client = MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.registry_uri)
-        # Writes and searches skip MlflowClient's per-call prompt check (an extra GET each).
-        self.models = self.client._get_registry_client()
+        # Writes and searches skip MlflowClient's per-call prompt check (an extra GET each). The
+        # registry client alone opens no tracking store (MlflowClient would: a read-only command
+        # must not create a sqlite tracking file); `client` is made when a write needs runs.
+        self.models = ModelRegistryClient(target.registry_uri, target.tracking_uri)
         store = self.models.store
         self.rest = store if type(store) is RestStore else None
         # sqlite serialises writers and the embedded store runs in this process: no concurrency.
         self.parallelism = parallelism if self.concurrent_store(target.registry_uri) else 1
-        self._in_filters = True  # until a server refuses `name IN (...)`
-        self._prefetched: Background | None = None
-        self._lock = threading.Lock()
-        self._calls = 0
-        self.writes = 0
-        self.on_retry = on_retry  # told about each retry (--verbose)
-        self._user: User | None = None
-        parts = urlsplit(target.registry_uri)
-        self._http_key = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-        self._http_base = http_requests(*self._http_key)
+
+    @functools.cached_property
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.target.tracking_uri, registry_uri=self.target.registry_uri)
 
     @functools.cached_property
     def tracking_store(self):
@@ -346,7 +380,7 @@ class Registry:
     @registry_call("reading the registry")
     def snapshot(self, names: list[str] | None) -> Snapshot:
         """Live state of the named models (None = every model). Missing names are simply absent."""
-        if names is not None and not names:
+        if (names is not None and not names) or self.absent:
             return Snapshot(models={}, round_trips=0)
         wanted = None if names is None else set(names)
         filters: list[str | None] = [None]
@@ -402,7 +436,8 @@ class Registry:
     def prefetch(self) -> None:
         """Start reading the whole registry in the background (while manifests are parsed, say);
         the next `snapshot` uses what it read, whatever names it is given."""
-        self._prefetched = Background(functools.partial(self._search, [None]))
+        if not self.absent:
+            self._prefetched = Background(functools.partial(self._search, [None]))
 
     def _pages(self, page: Callable, filter_string: str | None) -> list:
         out: list = []
