@@ -75,9 +75,35 @@ def audit_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.startswith(AUDIT_TAG_PREFIX)}
 
 
-def quote(name: str) -> str:
-    # MLflow's filter grammar has no escape for the quote character, but accepts either quote.
-    return f'"{name}"' if "'" in name else f"'{name}'"
+def quote(value: str) -> str:
+    """`value` as a string literal of an `IN (...)` list in MLflow's search filters, exactly.
+
+    MLflow reads `=`/`LIKE` values by trimming the quotes (no escapes at all: a name with both
+    quote kinds cannot be written there), but reads an `IN (...)` list with Python's
+    `ast.literal_eval`, after sqlparse has split the filter into tokens (where a backslash before
+    a quote escapes it). So every character that either reader could take for syntax -- both
+    quotes, the backslash, control and line-break characters -- is written as a Python `\\x`/`\\u`
+    escape, which sqlparse sees as plain text and literal_eval decodes: any name round-trips.
+    `%` and `_` need nothing: `IN` compares for equality, not as a pattern.
+    Filters are always `name IN (...)`, one name or many (see `name_filters`)."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if ch in _FILTER_SYNTAX or code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif ch in _LINE_BREAKS or 0xD800 <= code < 0xE000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "'" + "".join(out) + "'"
+
+
+_FILTER_SYNTAX = frozenset("\\'\"")
+_LINE_BREAKS = frozenset("\u2028\u2029\x85")
+
+
+def name_filter(names: Iterable[str]) -> str:
+    return f"name IN ({','.join(quote(n) for n in names)})"
 
 
 def name_filters(names: list[str]) -> Iterable[str]:
@@ -531,7 +557,7 @@ class Registry:
 
     def _versions_of(self, name: str, match: Callable[[LiveVersion], bool]) -> list[str]:
         """Numbers of the versions of `name` that `match`, in ascending order."""
-        found = self._pages(self._versions_page, f"name = {quote(name)}")
+        found = self._pages(self._versions_page, name_filter([name]))
         return sorted((v.version for n, v in found if n == name and match(v)), key=int)
 
     def _resolve_run_source(self, uri: str, run_id: str) -> tuple[str, str | None]:
