@@ -12,7 +12,7 @@ from reconciler.desired import DesiredModel, DesiredState, DesiredVersion
 from reconciler.errors import InputError, Problem
 from reconciler.order import ordered
 from reconciler.plan import Change
-from reconciler.state import LiveModel, LiveVersion, Snapshot
+from reconciler.state import PROMPT_REFUSAL, LiveModel, LiveVersion, Snapshot
 
 ACTIVE_STAGES = ("Staging", "Production")
 RESERVED_TAG_PREFIXES = ("mlflow.", "mlflow-gitops.")
@@ -32,6 +32,9 @@ def diff(desired: DesiredState, snapshot: Snapshot) -> list[Change]:
     problems: list[Problem] = []
     changes: list[Change] = []
     for model in desired.models:
+        if model.name in snapshot.prompts:
+            problems.append(Problem(model.loc("name"), f"model {model.name!r} {PROMPT_REFUSAL}; rename this model"))
+            continue
         changes.extend(diff_model(model, snapshot.models.get(model.name), problems))
     if problems:
         raise InputError(problems)

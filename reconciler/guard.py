@@ -37,7 +37,7 @@ from reconciler.errors import InputError, Problem, ReconcilerError
 from reconciler.order import ordered
 from reconciler.plan import Change, Plan
 from reconciler.render.describe import describe, new_version_labels, subject
-from reconciler.state import ABSENT_FINGERPRINT, Snapshot
+from reconciler.state import ABSENT_FINGERPRINT, PROMPT_REFUSAL, Snapshot
 
 # Per worker: with 8 workers, 32 models per read -- 16 reads of 2 searches for 500 models instead
 # of 500, while a batch is done within a few writes per worker.
@@ -111,6 +111,11 @@ class ModelGuard:
         now = self._fresh(model)
         if now.fingerprint(model) == seen:
             return changes
+        if model in now.prompts:
+            raise ModelChanged(
+                f"'{model}' {PROMPT_REFUSAL} (it became one since {self.origin} was made); none of its "
+                f"{len(changes)} planned changes were applied."
+            )
         what = "was created" if seen == ABSENT_FINGERPRINT else "changed"
         if self.desired is None or model not in self.desired:
             raise ModelChanged(

@@ -15,7 +15,10 @@ Performance notes (measured in docs/benchmarks.md):
   auth, headers, retries) but their JSON is read directly, not through protobuf's pure-Python
   `ParseDict`, which costs more than a second per 20,000 versions.
 - Writes call MLflow's registry client directly: `MlflowClient` precedes every write with a
-  `get_registered_model` round trip to refuse prompts; the snapshot already leaves prompts out.
+  `get_registered_model` round trip to refuse prompts; instead the snapshot reads prompts
+  (`Snapshot.prompts`, a third search per batch) and everything upstream refuses them: a manifest
+  naming one (diff), a saved plan touching one, a model that became one (guard), and a create
+  that meets one ("already exists" is only taken as done after a read shows a model).
 - `HTTPConnection`s of MLflow's pooled session ask for an immediate ACK before reading each
   response (`TCP_QUICKACK`): a multi-worker `mlflow server` (uvicorn's default of 4 workers) does
   not set TCP_NODELAY, so its body segment waits for our delayed ACK of the header segment, ~40 ms
@@ -38,10 +41,11 @@ from reconciler import audit, retry
 from reconciler.errors import RegistryError
 from reconciler.permissions import REQUIRED, User
 from reconciler.redact import redact
-from reconciler.state import LiveModel, LiveVersion, Snapshot
+from reconciler.state import PROMPT_REFUSAL, LiveModel, LiveVersion, Snapshot
 from reconciler.target import Target
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+PROMPTS_ONLY = f"tags.`{PROMPT_TAG}` = 'true'"
 SYSTEM_TAG_PREFIX = "mlflow."
 # Ours: the audit trail's tags; and models of our own (the `apply --lock` lease, reconciler.lock),
 # never part of a snapshot.
@@ -65,6 +69,11 @@ REJECTED_FILTER_CODES = ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
 # MLflow's auth app (`mlflow server --app-name basic-auth`): who am I, and what may I do to a model.
 CURRENT_USER = "/api/2.0/mlflow/users/current"
 USER_PERMISSION = "/api/3.0/mlflow/users/permissions/get"
+
+
+def is_prompt(tags: dict[str, str]) -> bool:
+    # MLflow's own test is `== "true"`; any value of its reserved tag is no model of ours to touch
+    return PROMPT_TAG in tags
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -366,11 +375,11 @@ class Registry:
         except FilterRejected:
             self._in_filters = False
             raw_models, raw_versions = self._search([None])
+        named = [m for m in raw_models if wanted is None or m["name"] in wanted]
+        prompts = frozenset(m["name"] for m in named if is_prompt(m["tags"]))
         models = {
-            m["name"]: m
-            for m in raw_models
-            if (wanted is None or m["name"] in wanted) and m["tags"].get(PROMPT_TAG) != "true"
-            and not m["name"].startswith(RESERVED_MODEL_PREFIX)
+            m["name"]: m for m in named
+            if m["name"] not in prompts and not m["name"].startswith(RESERVED_MODEL_PREFIX)
         }
         versions: dict[str, dict[str, LiveVersion]] = {name: {} for name in models}
         for name, v in raw_versions:
@@ -388,14 +397,18 @@ class Registry:
             )
             for name, m in sorted(models.items())
         }
-        return Snapshot(models=live, round_trips=self.round_trips)
+        return Snapshot(models=live, round_trips=self.round_trips, prompts=prompts)
 
     def _search(self, filters: list[str | None]) -> tuple[list[dict], list[tuple[str, LiveVersion]]]:
-        """Both searches for every filter, concurrently; pages of one search follow each other."""
+        """The searches for every filter, concurrently; pages of one search follow each other.
+        MLflow's searches leave prompts out unless asked for them alone: a third search per
+        filter asks, so that prompts are known (and refused), never mistaken for absent models."""
         jobs: list[Callable[[], list]] = []
         for f in filters:
             jobs.append(functools.partial(self._pages, self._models_page, f))
             jobs.append(functools.partial(self._pages, self._versions_page, f))
+            prompts = f"{f} AND {PROMPTS_ONLY}" if f else PROMPTS_ONLY
+            jobs.append(functools.partial(self._pages, self._models_page, prompts))
         slots = threading.BoundedSemaphore(max(2, self.parallelism))
 
         def bounded(job):
@@ -404,7 +417,9 @@ class Registry:
 
         running = [Background(functools.partial(bounded, job)) for job in jobs]
         results = [r.result() for r in running]
-        return ([m for r in results[0::2] for m in r], [v for r in results[1::2] for v in r])
+        models = [m for r in results[0::3] for m in r]
+        prompts = [{**m, "tags": {**m["tags"], PROMPT_TAG: "true"}} for r in results[2::3] for m in r]
+        return (models + prompts, [v for r in results[1::3] for v in r])
 
     def prefetch(self) -> None:
         """Start reading the whole registry in the background (while manifests are parsed, say);
@@ -499,7 +514,10 @@ class Registry:
 
     def _create(self, name: str, **kwargs) -> None:
         """Create a registered model; "already exists" means done (our earlier attempt whose answer
-        was lost, or a concurrent run), which makes the call safe to retry."""
+        was lost, or a concurrent run), which makes the call safe to retry -- once a read has shown
+        that what exists is a model and not an MLflow prompt (whose later writes would skip
+        MLflow's prompt check: the tool writes through the registry client directly)."""
+        existed = []
 
         def create_registered_model():
             try:
@@ -507,8 +525,14 @@ class Registry:
             except Exception as e:
                 if error_code(e) != "RESOURCE_ALREADY_EXISTS":
                     raise
+                existed.append(True)
 
         self._write(create_registered_model)
+        if existed:
+            found = self._call("reading the registry", self.models.get_registered_model, name)
+            # `.tags` of a RegisteredModel leaves MLflow's reserved tags out; `_tags` has them all
+            if is_prompt(dict(getattr(found, "_tags", None) or found.tags or {})):
+                raise RegistryError(f"'{name}' {PROMPT_REFUSAL}; it was created meanwhile, and nothing was written to it")
 
     @registry_call("create_model")
     def create_model(self, name: str) -> None:

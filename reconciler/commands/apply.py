@@ -18,7 +18,7 @@ from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.render import render
 from reconciler.render.describe import describe, new_version_labels, subject
-from reconciler.state import ABSENT_FINGERPRINT
+from reconciler.state import ABSENT_FINGERPRINT, PROMPT_REFUSAL
 from reconciler.target import Target
 
 
@@ -55,7 +55,12 @@ def load_saved_plan(path: str, registry: Registry) -> Plan:
     )
     if unseen:
         raise PlanFileError(f"{path} changes models that it neither saw nor creates: {', '.join(unseen)}")
-    now = registry.snapshot(sorted(plan.prior_state))
+    now = registry.snapshot(sorted(set(plan.prior_state) | set(plan.by_model())))
+    if now.prompts:
+        raise PlanFileError(
+            f"{path} changes {', '.join(repr(n) for n in sorted(now.prompts))}, which {PROMPT_REFUSAL}; "
+            "nothing was applied"
+        )
     changed = [name for name, seen in sorted(plan.prior_state.items()) if now.fingerprint(name) != seen]
     if changed:
         raise StalePlanError(

@@ -76,3 +76,67 @@ def test_fixed_hostile_names_are_read_by_filter(server_registry, name):
     snap = server_registry.snapshot([name, "not-" + name])
     assert list(snap.models) == [name]
     assert server_registry._in_filters
+
+
+# ---- MLflow prompts (issue 9, defect 2): seen, never touched ---------------------------------------
+
+
+def prompt_state(uri: str, name: str) -> dict:
+    c = client(uri)._get_registry_client()  # MlflowClient's own methods hide prompts
+    m = c.get_registered_model(name)
+    versions = c.search_model_versions(f"name = '{name}' AND tags.`mlflow.prompt.is_prompt` = 'true'")
+    # (MLflow itself links a new prompt to the default experiment, in a tag of its own, meanwhile)
+    tags = {k: v for k, v in m._tags.items() if not k.startswith("_mlflow")}
+    return {"description": m.description, "tags": tags, "aliases": dict(m.aliases),
+            "versions": sorted((v.version, v.source) for v in versions)}
+
+
+def test_a_manifest_naming_a_prompt_is_a_located_error_and_the_prompt_is_untouched(
+        sqlite_server, cli, tmp_path, unique_name):
+    uri = sqlite_server.uri
+    client(uri).register_prompt(unique_name, "Hello {{name}}")
+    before = prompt_state(uri, unique_name)
+    tree = write(tmp_path / "m" / "model.yaml", f"""\
+        apiVersion: mlflow-gitops/v1
+        kind: RegisteredModel
+        name: {unique_name}
+        description: hijacked
+        tags: {{team: mallory}}
+        versions:
+          - source: s3://inj/prompt
+            aliases: [champion]
+        """)
+    for command in (["plan"], ["apply", "--auto-approve"], ["drift"]):
+        result = cli(*command, tree, "--tracking-uri", uri)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert f"{tree}:3:1: model '{unique_name}' is an MLflow prompt" in result.stderr, result.stderr
+        assert "internal error" not in result.stderr
+    assert prompt_state(uri, unique_name) == before
+    exported = cli("export", "--model", unique_name, "--out", tmp_path / "exp", "--tracking-uri", uri)
+    assert exported.returncode == 1 and "MLflow prompts" in exported.stderr
+    assert not (tmp_path / "exp").exists()
+
+
+def test_a_saved_plan_for_a_name_that_became_a_prompt_is_refused(sqlite_server, cli, tmp_path, unique_name):
+    uri = sqlite_server.uri
+    tree = write(tmp_path / "m" / "model.yaml", manifest(unique_name, "s3://inj/p") + "    aliases: [champion]\n")
+    saved = tmp_path / "plan.json"
+    planned = cli("plan", tree, "--out", saved, "--tracking-uri", uri)
+    assert planned.returncode == 0, planned.stderr
+    client(uri).register_prompt(unique_name, "Hello {{name}}")  # same name, meanwhile
+    before = prompt_state(uri, unique_name)
+    applied = cli("apply", saved, "--auto-approve", "--tracking-uri", uri)
+    assert applied.returncode == 1, applied.stdout + applied.stderr
+    assert "is an MLflow prompt" in applied.stderr, applied.stderr
+    assert prompt_state(uri, unique_name) == before
+
+
+def test_create_that_meets_a_prompt_stops_before_any_other_write(sqlite_server, unique_name):
+    """The last line of defence: "already exists" on create is only taken as done for a model."""
+    from reconciler.errors import RegistryError
+
+    uri = sqlite_server.uri
+    client(uri).register_prompt(unique_name, "Hello {{name}}")
+    registry = Registry(Target(uri, uri))
+    with pytest.raises(RegistryError, match="is an MLflow prompt"):
+        registry.create_model(unique_name)
