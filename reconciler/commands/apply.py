@@ -14,7 +14,9 @@ from reconciler.guard import ModelGuard
 from reconciler.live import DEFAULT_PARALLELISM, Registry
 from reconciler.lock import RegistryLock, ttl_from_env
 from reconciler.permissions import preflight
+from reconciler import planfile
 from reconciler.plan import Plan
+from reconciler.render.describe import printable
 from reconciler.planner import make_plan
 from reconciler.render import render
 from reconciler.render.describe import describe, new_version_labels, subject
@@ -36,16 +38,28 @@ def is_plan_file(paths: list[str]) -> bool:
         return f.read(64).lstrip().startswith(b"{")
 
 
-def load_saved_plan(path: str, registry: Registry) -> Plan:
+def read_saved_plan(path: str) -> Plan:
+    """The plan file, checked as untrusted input (reconciler.planfile) before any registry is touched."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise PlanFileError(f"{path}:1:1: cannot read plan file: {e}") from None
-    plan = Plan.loads(text, path)
+        raise PlanFileError(f"{printable(path)}:1:1: cannot read plan file: {printable(str(e))}") from None
+    return planfile.load(text, path)
+
+
+def load_saved_plan(path: str, registry: Registry, plan: Plan | None = None) -> Plan:
+    plan = plan if plan is not None else read_saved_plan(path)
     if plan.tracking_uri != registry.target.display:
         raise PlanFileError(
-            f"{path} was planned against {plan.tracking_uri}, not {registry.target.display}; "
+            f"{printable(path)} was planned against {printable(plan.tracking_uri)}, not {registry.target.display}; "
             "refusing to apply it elsewhere"
+        )
+    # the registry too: a plan of one registry must not apply to another behind the same tracking URI
+    planned_registry = plan.registry_uri or plan.tracking_uri
+    if planned_registry != registry.target.registry_display:
+        raise PlanFileError(
+            f"{printable(path)} was planned against the registry {printable(planned_registry)}, not "
+            f"{registry.target.registry_display}; refusing to apply it elsewhere"
         )
     # Writes skip MLflow's per-call prompt check: every model written must be one the plan saw
     # (prompts are never seen), or one it creates.
@@ -54,17 +68,20 @@ def load_saved_plan(path: str, registry: Registry) -> Plan:
         if plan.prior_state.get(name, ABSENT_FINGERPRINT) == ABSENT_FINGERPRINT and changes[0].action != "create_model"
     )
     if unseen:
-        raise PlanFileError(f"{path} changes models that it neither saw nor creates: {', '.join(unseen)}")
+        listed = ", ".join(printable(repr(n)) for n in unseen)
+        raise PlanFileError(f"{printable(path)} changes models that it neither saw nor creates: {listed}; nothing was applied")
     now = registry.snapshot(sorted(set(plan.prior_state) | set(plan.by_model())))
     if now.prompts:
         raise PlanFileError(
-            f"{path} changes {', '.join(repr(n) for n in sorted(now.prompts))}, which {PROMPT_REFUSAL}; "
+            f"{printable(path)} changes {', '.join(printable(repr(n)) for n in sorted(now.prompts))}, "
+            f"which {PROMPT_REFUSAL}; "
             "nothing was applied"
         )
     changed = [name for name, seen in sorted(plan.prior_state.items()) if now.fingerprint(name) != seen]
     if changed:
         raise StalePlanError(
-            f"the registry changed since {path} was planned (models: {', '.join(changed)}); "
+            f"the registry changed since {printable(path)} was planned "
+            f"(models: {', '.join(printable(repr(n)) for n in changed)}); "
             "nothing was applied. Run plan again."
         )
     return plan
@@ -86,7 +103,9 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
     retry.configure(timeout)
     ttl = ttl_from_env() if lock else None
     notes = err if verbose else None
+    saved = None
     if is_plan_file(paths):
+        saved = read_saved_plan(paths[0])
         registry = Registry(target, parallelism=parallelism, on_retry=notes)
         desired = None
     else:
@@ -96,7 +115,7 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
                 f"{registry.parallelism} models at a time.")
 
     try:
-        code = converge(paths, desired, registry, fmt, auto_approve, ttl, audit_trail)
+        code = converge(paths, desired, registry, fmt, auto_approve, ttl, audit_trail, saved)
     except ReconcilerError as e:
         if verbose:
             e.add_note(summary())  # printed after the error's own message (cli.handle)
@@ -107,10 +126,10 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
 
 
 def converge(paths: list[str], desired: DesiredState | None, registry: Registry, fmt: str, auto_approve: bool,
-             lock_ttl: float | None = None, audit_trail: bool = True) -> int:
+             lock_ttl: float | None = None, audit_trail: bool = True, saved: Plan | None = None) -> int:
     """Plan (or load the saved plan), confirm, check permissions, take the lock (`lock_ttl`), then
     apply each model after checking it did not change since it was planned (reconciler.guard)."""
-    plan = load_saved_plan(paths[0], registry) if desired is None else make_plan(desired, registry)
+    plan = load_saved_plan(paths[0], registry, saved) if desired is None else make_plan(desired, registry)
     machine = fmt == "json"
     if not machine:
         out(render(fmt, plan), end="")
