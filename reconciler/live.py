@@ -294,6 +294,7 @@ class Registry:
         logging.getLogger("mlflow").setLevel(logging.WARNING)
 
         self.target = target
+        check_mlflow_http_environment()
         # Some store code resolves sources (`models:/m-...` of MLflow 3 logged models) through the
         # process-wide URIs rather than the client's: point those at the same registry.
         # MLflow's setters also export MLFLOW_*_URI to os.environ; keep the environment as the user
@@ -714,6 +715,40 @@ class Registry:
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(names) or 1))) as pool:
             return dict(zip(names, pool.map(one, names)))
+
+
+# MLflow's HTTP layer parses these on every request (with MLflow's types: some are whole numbers),
+# even though the tool switches its retries off; the tool's own retry settings are MLFLOW_GITOPS_HTTP_*.
+MLFLOW_HTTP_VARIABLES = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": retry.ENV_RETRIES,
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": retry.ENV_BACKOFF,
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": retry.ENV_JITTER,
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": retry.ENV_TIMEOUT,
+    "MLFLOW_HTTP_POOL_CONNECTIONS": None,
+    "MLFLOW_HTTP_POOL_MAXSIZE": None,
+    "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": None,
+    "MLFLOW_TRACKING_INSECURE_TLS": None,
+}
+
+
+def check_mlflow_http_environment() -> None:
+    """A value MLflow cannot parse would fail every registry call with MLflow's own message (e.g.
+    `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=0.5`: MLflow wants a whole number): one clear line instead."""
+    import mlflow.environment_variables as mlflow_env
+
+    for name, ours in MLFLOW_HTTP_VARIABLES.items():
+        variable = getattr(mlflow_env, name, None)
+        if variable is None or name not in os.environ:
+            continue
+        try:
+            variable.get()
+        except Exception:
+            kind = {int: "a whole number", float: "a number", bool: "true or false"}.get(variable.type, "another value")
+            instead = f"; mlflow-gitops's own retry setting is {ours} (fractions allowed)" if ours else ""
+            raise retry.ConfigError(
+                f"{name}={retry.printable_value(os.environ[name])}: MLflow reads this variable as {kind} on "
+                f"every request and cannot use this value; fix or unset it{instead}"
+            ) from None
 
 
 def _int(value) -> int | None:

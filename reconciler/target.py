@@ -10,7 +10,7 @@ from reconciler.redact import redact, register_environment, register_uri
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 # Retries and timeouts of registry calls: reconciler.retry (MLflow's own HTTP retries are off; its
-# MLFLOW_HTTP_REQUEST_* variables are read there).
+# the tool reads its own MLFLOW_GITOPS_HTTP_* variables there).
 
 
 @dataclass(frozen=True)
