@@ -5,7 +5,7 @@ are MLflow's, and a value MLflow cannot parse is one clear line, not MLflow's me
 from __future__ import annotations
 
 import pytest
-from helpers import seed_versions, write
+from support.integration import seed_versions, write
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import client, write
+from support.integration import client, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.live import Registry
+from reconciler.registry.client import Registry
 from reconciler.target import Target
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import client, seed_versions, state, write
+from support.integration import client, seed_versions, state, write
 
 pytestmark = pytest.mark.integration
 
