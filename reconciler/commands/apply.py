@@ -11,10 +11,10 @@ from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
 from reconciler.commands.plan import load_with_registry
-from reconciler.plan import savedfile
 from reconciler.console import err, interactive, out
 from reconciler.errors import Aborted, ApplyError, GatesBlockedError, PlanFileError, ReconcilerError, StalePlanError
 from reconciler.manifest.desired import DesiredState
+from reconciler.plan import savedfile
 from reconciler.plan.build import make_plan
 from reconciler.plan.gates import recheck
 from reconciler.plan.model import Plan

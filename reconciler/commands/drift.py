@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from reconciler.commands.plan import load_with_registry
-from reconciler.console import err, out, write_file
+from reconciler.console import check_out, err, out, write_file
 from reconciler.drift.report import build, gate_rows, without_missing_versions
 from reconciler.plan import evidence
 from reconciler.plan.diff import diff
@@ -13,6 +13,8 @@ from reconciler.target import Target
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,
         verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
+    if out_file:
+        check_out(out_file)
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(None)  # the whole registry: undeclared models are part of the audit
     present, missing = without_missing_versions(desired, snapshot)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from reconciler.console import err, out, write_file
+from reconciler.console import check_out, err, out, write_file
 from reconciler.errors import PlanFileError
 from reconciler.manifest.desired import DesiredState
 from reconciler.manifest.load import discover, load_tree
@@ -16,6 +16,8 @@ from reconciler.target import Target
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
         verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
+    if out_file:
+        check_out(out_file)
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     plan = make_plan(desired, registry)
     out(render(fmt, plan), end="")
