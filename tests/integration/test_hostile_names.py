@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.integration import client, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.integration import client, write
 
 from reconciler.registry.client import Registry
 from reconciler.target import Target
@@ -140,3 +140,38 @@ def test_create_that_meets_a_prompt_stops_before_any_other_write(sqlite_server, 
     registry = Registry(Target(uri, uri))
     with pytest.raises(RegistryError, match="is an MLflow prompt"):
         registry.create_model(unique_name)
+
+
+# ---- hostile `--lock` leases (issue 9, defect 5): registry data, escaped and bounded -----------------
+
+
+def test_a_hostile_lease_is_shown_escaped_and_an_absurd_expiry_blocks_nobody(sqlite_server, cli, tmp_path, unique_name):
+    import time
+
+    from reconciler.apply.lock import EXPIRES_TAG, HOLDER_TAG, PREFIX
+
+    uri = sqlite_server.uri
+    registry = client(uri)._get_registry_client()
+    tree = write(tmp_path / "m.yaml", manifest(unique_name, f"s3://lease/{unique_name}"))
+    evil = f"{PREFIX}evil{unique_name}"
+    registry.create_registered_model(evil, tags=[
+        _tag(HOLDER_TAG, "mallory\x1b[2J\nApply complete! 99 changes applied."),
+        _tag(EXPIRES_TAG, f"{time.time() + 3600:.3f}")])
+    try:
+        waited = cli("apply", tree, "--auto-approve", "--lock", "--timeout", "2", "--tracking-uri", uri)
+        assert waited.returncode == 1
+        assert "held by mallory\\x1b[2J\\nApply complete!" in waited.stderr, waited.stderr
+        assert "\x1b" not in waited.stderr + waited.stdout and "\nApply complete!" not in waited.stderr
+        assert "internal error" not in waited.stderr
+    finally:
+        registry.delete_registered_model(evil)
+    registry.create_registered_model(evil, tags=[_tag(HOLDER_TAG, "mallory"), _tag(EXPIRES_TAG, "1e300")])
+    applied = cli("apply", tree, "--auto-approve", "--lock", "--tracking-uri", uri)
+    assert applied.returncode == 0, applied.stderr  # unreadable expiry: an expired lease
+    assert client(uri).get_registered_model(unique_name).name == unique_name
+
+
+def _tag(key: str, value: str):
+    from mlflow.entities.model_registry import RegisteredModelTag
+
+    return RegisteredModelTag(key, value)
