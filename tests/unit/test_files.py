@@ -61,3 +61,14 @@ def test_out_to_a_fifo_is_refused_without_opening_it(run_cli, tmp_path, fifo):
     result = run_cli("plan", tmp_path / "m.yaml", "--out", fifo, "--tracking-uri", f"sqlite:///{tmp_path}/r.db",
                      timeout=60)
     assert result.returncode == 1 and "not a regular file" in result.stderr, result.stderr
+
+
+def test_plan_time_problems_are_capped_as_validate_caps_them(cli, tmp_path):
+    """Issue 9: a manifest naming thousands of missing versions printed a line for each."""
+    versions = "".join(f"  - version: {i}\n" for i in range(1, 1001))
+    (tmp_path / "m.yaml").write_text(MANIFEST + "versions:\n" + versions)
+    result = cli("plan", tmp_path / "m.yaml", "--tracking-uri", f"sqlite:///{tmp_path}/r.db")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 101, lines[:3]
+    assert lines[-1].endswith("... and 900 more problems in this file, not listed: fix the first 100 and run again")
