@@ -154,9 +154,9 @@ def test_a_hostile_lease_is_shown_escaped_and_an_absurd_expiry_blocks_nobody(sql
     registry = client(uri)._get_registry_client()
     tree = write(tmp_path / "m.yaml", manifest(unique_name, f"s3://lease/{unique_name}"))
     evil = f"{PREFIX}evil{unique_name}"
-    registry.create_registered_model(evil, tags=[
-        _tag(HOLDER_TAG, "mallory\x1b[2J\nApply complete! 99 changes applied."),
-        _tag(EXPIRES_TAG, f"{time.time() + 3600:.3f}")])
+    registry.create_registered_model(evil, tags={
+        HOLDER_TAG: "mallory\x1b[2J\nApply complete! 99 changes applied.",
+        EXPIRES_TAG: f"{time.time() + 3600:.3f}"})
     try:
         waited = cli("apply", tree, "--auto-approve", "--lock", "--timeout", "2", "--tracking-uri", uri)
         assert waited.returncode == 1
@@ -165,13 +165,8 @@ def test_a_hostile_lease_is_shown_escaped_and_an_absurd_expiry_blocks_nobody(sql
         assert "internal error" not in waited.stderr
     finally:
         registry.delete_registered_model(evil)
-    registry.create_registered_model(evil, tags=[_tag(HOLDER_TAG, "mallory"), _tag(EXPIRES_TAG, "1e300")])
+    registry.create_registered_model(evil, tags={HOLDER_TAG: "mallory", EXPIRES_TAG: "1e300"})
     applied = cli("apply", tree, "--auto-approve", "--lock", "--tracking-uri", uri)
     assert applied.returncode == 0, applied.stderr  # unreadable expiry: an expired lease
     assert client(uri).get_registered_model(unique_name).name == unique_name
 
-
-def _tag(key: str, value: str):
-    from mlflow.entities.model_registry import RegisteredModelTag
-
-    return RegisteredModelTag(key, value)
