@@ -71,7 +71,10 @@ def test_drift_and_heal_events_of_serve_become_windows_shown_in_every_format(cli
         event("2026-01-02T10:00:30Z", "drift", model="other", drift=[]),
         event("2026-01-02T10:00:40Z", "cycle_failed", model=None, error="registry down"),
         event("2026-01-02T10:01:00Z", "heal", changes=[heal], applied="2026-01-02T10:01:00Z by serve"),
+        event("2026-01-02T20:00:00Z", "drift", drift=[{**drift_row, "version": None, "field": "tags.team"}]),
+        event("2026-01-02T20:01:00Z", "heal", changes=[{"action": "set_model_tag", "key": "team"}]),
         event("2026-01-03T08:00:00+01:00", "drift", drift=[drift_row]),
+        event("2026-01-03T07:10:00Z", "drift", drift=[drift_row, {**drift_row, "field": "aliases.champion"}]),
         event("2026-01-03T07:30:00Z", "in_sync"),
         '{"format_version": "1", "time": "2026-01-04T00:00:00Z", "eve',  # torn: serve was writing it
     ]) + "\n")
@@ -81,6 +84,7 @@ def test_drift_and_heal_events_of_serve_become_windows_shown_in_every_format(cli
         ("2026-01-02T10:00:00Z", "2026-01-02T10:01:00Z", "heal"),
         ("2026-01-03T07:00:00Z", "2026-01-03T07:30:00Z", "in_sync")]
     assert doc["drift"][0]["drift"] == [drift_row] and doc["drift"][0]["changes"] == [heal]
+    assert [r["field"] for r in doc["drift"][1]["drift"]] == ["stage", "aliases.champion"]  # tags: left out
     text = cli(*args)
     assert text.returncode == 0
     assert "2026-01-02T10:00:00Z → 2026-01-02T10:01:00Z (healed): v2 stage: git 'Staging', live 'Production'" \
