@@ -18,9 +18,10 @@ def test_stamps_written_by_apply_parse_back():
                   clock=lambda: "2026-01-02T03:04:05Z")
     stage = stamps.parse_stage(ctx.stage("Staging", "Production"))
     assert stage == stamps.Stamp(at="2026-01-02T03:04:05Z", by="alice, ops", commit="3f2a" * 10,
-                                 run="https://ci.example/runs/7", stage="Production")
+                                 run="https://ci.example/runs/7", stage="Production", was="Staging")
     applied = stamps.parse_applied(Context(clock=lambda: "2026-01-02T03:04:05Z", commit="abc+dirty").applied())
     assert applied == stamps.Stamp(at="2026-01-02T03:04:05Z", commit="abc+dirty") and applied.sha == "abc"
+    assert stamps.parse_stage("Production since 2026-01-02T03:04:05Z").was is None
     assert stamps.parse_stage("set by hand") is None and stamps.parse_applied("garbage") is None
 
 
@@ -47,6 +48,11 @@ def test_a_stage_stamp_dates_the_entry_whose_commits_contain_the_apply_commit():
                        lambda sha: next((i for s, i in order.items() if s.startswith(sha)), None))
     assert [(e.applied_at, e.applied_by, e.applied_stamp) for e in by_c] == [
         (None, None, None), ("2026-01-03T01:00:00Z", "bot", "stage"), ("2026-01-03T01:00:00Z", "bot", "model")]
+    # v1 left Production at b; an apply at or after b moving it to Archived dates that end
+    archived = stamps.join(entries, {}, {"1": {stamps.STAGE_TAG: "Archived since 2026-01-02T05:00:00Z (was Production) "
+                                                                  "by ops, commit " + "b" * 40}}, order.get)
+    assert [(e.ended_applied_at, e.ended_applied_by) for e in archived] == [("2026-01-02T05:00:00Z", "ops"),
+                                                                            (None, None), (None, None)]
     # a commit git does not know (another branch, a CI variable): placed by the apply's time
     unknown = stamps.join(entries, {}, {"1": {stamps.STAGE_TAG: "Production since 2026-01-01T12:00:00Z by ci, "
                                                                  "commit 0123456789"}}, order.get)
