@@ -176,3 +176,15 @@ def test_the_default_embedded_registry_is_not_created_when_absent(cli, repo, mon
     assert "no registry database at sqlite:///mlflow.db" in done.stderr
     assert not (repo.root / "mlflow.db").exists()
     assert repo.git("status", "--porcelain") == ""
+
+
+def test_the_console_command_in_a_process_of_its_own(run_cli, repo, tmp_path):
+    """As users and outside checks run it: a fresh interpreter, the default registry absent."""
+    done = run_cli("history", repo.root / "manifests", "--model", "taxi", "--format", "json", "--at",
+                   "2026-01-10T12:00:00Z", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [e["version"] for e in doc["targets"]["Production"]] == ["2"] and doc["at"] == "2026-01-10T12:00:00Z"
+    assert not (tmp_path / "mlflow.db").exists()
+    bad = run_cli("history", repo.root / "manifests", "--model", "taxi", "--at", "2026-13-01", cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "not a time" in bad.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from support.gitrepo import GitRepo, model_doc
 
@@ -101,3 +103,11 @@ def test_drift_and_heal_events_of_serve_become_windows_shown_in_every_format(cli
     assert [w["closed_by"] for w in during["drift"]] == ["heal"]
     assert [e["version"] for e in during["targets"]["Staging"]] == ["2"]  # git's view, the drift beside it
     assert json.loads(cli(*args, "-f", "json", "--at", "2026-01-02T10:01:00Z").stdout)["drift"] == []
+
+
+def test_history_and_its_renderers_load_no_mlflow():
+    code = ("import sys\nimport reconciler.commands.history, reconciler.render.history\n"
+            "from reconciler.history import documents, events, gitlog, stamps, timeline, times\n"
+            "assert 'mlflow' not in sys.modules, 'mlflow loaded'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
