@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
@@ -30,7 +30,7 @@ class Commit:
     sha: str
     author: str
     email: str
-    date: str  # author date, UTC, ISO 8601 with Z
+    date: str  # author date, UTC, ISO 8601 with Z; never before the previous commit's (see read_log)
     subject: str
     # manifest path (relative to the repository root) -> blob after this commit; None: deleted
     files: dict[str, str | None] = field(default_factory=dict)
@@ -133,7 +133,14 @@ def read_log(repo: Repository) -> list[Commit]:
         if "does not have any commits" in str(e):
             return []
         raise
-    return list(reversed(parse_log(raw)))
+    commits = list(reversed(parse_log(raw)))
+    # A rebased or cherry-picked commit keeps its author date, which can be older than the commit
+    # before it on the branch: a period would then end before it began. A commit counts from its
+    # author date, or from the previous commit's date when that is later.
+    for i in range(1, len(commits)):
+        if commits[i].date < commits[i - 1].date:
+            commits[i] = replace(commits[i], date=commits[i - 1].date)
+    return commits
 
 
 def first_parent_order(repo: Repository) -> dict[str, int]:

@@ -188,3 +188,13 @@ def test_the_console_command_in_a_process_of_its_own(run_cli, repo, tmp_path):
     assert not (tmp_path / "mlflow.db").exists()
     bad = run_cli("history", repo.root / "manifests", "--model", "taxi", "--at", "2026-13-01", cwd=tmp_path)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "not a time" in bad.stderr
+
+
+def test_a_commit_authored_before_the_one_preceding_it_on_the_branch_counts_from_that_one(cli, repo):
+    # rebased: authored on Jan 8, landed after the Jan 10 promotion
+    repo.commit("Rebased: v3", "lee", "2026-01-08T00:00:00Z",
+                {"manifests/taxi.yaml": model_doc("taxi", (2, "Archived", []), (3, "Production", ["champion"]))})
+    production = as_json(cli, repo.root / "manifests", "--model", "taxi")["targets"]["Production"]
+    assert [(e["version"], e["from"], e["to"]) for e in production][-2:] == [
+        ("2", "2026-01-10T12:00:00Z", "2026-01-10T12:00:00Z"), ("3", "2026-01-10T12:00:00Z", None)]
+    assert all(e["to"] is None or e["from"] <= e["to"] for e in production)
