@@ -90,7 +90,7 @@ def is_manifest(path: str) -> bool:
 
 
 def parse_log(raw: bytes) -> list[Commit]:
-    """Parse `git log -z --raw --format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s` output (newest first)."""
+    """Parse `git log -z --raw --format=%x1e%H%x1f%aN%x1f%aE%x1f%aI%x1f%s` output (newest first)."""
     commits = []
     for chunk in raw.split(b"\x1e")[1:]:
         header, _, body = chunk.partition(b"\0")
@@ -123,14 +123,16 @@ def parse_log(raw: bytes) -> list[Commit]:
 
 def read_log(repo: Repository) -> list[Commit]:
     """Commits that touched the manifests, oldest first."""
-    args = ["log", "--first-parent", "--diff-merges=first-parent", "-M", "--raw", "--no-abbrev", "-z",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s"]
+    # user settings that would add lines to the output (signatures, colour) are switched off;
+    # %aN/%aE honour the repository's .mailmap, as `git log` and `git shortlog` show names
+    args = ["-c", "log.showSignature=false", "log", "--no-color", "--first-parent", "--diff-merges=first-parent",
+            "-M", "--raw", "--no-abbrev", "-z", "--format=%x1e%H%x1f%aN%x1f%aE%x1f%aI%x1f%s"]
     if repo.follow:
         args.append("--follow")
     try:
         raw = git(repo.root, *args, "--", *repo.pathspecs)
     except GitError as e:
-        if "does not have any commits" in str(e):
+        if "does not have any commits" in str(e) or "bad default revision" in str(e):
             return []
         raise
     commits = list(reversed(parse_log(raw)))

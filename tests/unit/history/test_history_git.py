@@ -152,12 +152,16 @@ def test_bad_input_is_one_line_exit_1_and_creates_nothing(cli, repo, tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "m.yaml").write_text(model_doc("taxi", (1, "Production", [])))
+    uncommitted = repo.root / "new"
+    uncommitted.mkdir()
+    (uncommitted / "m.yaml").write_text(model_doc("taxi", (1, "Production", [])))
     cases = {
         "not in a git repository": [plain, "--model", "taxi"],
         "no manifest under": [repo.root / "manifests", "--model", "nope"],
         "--at 'yesterday': not a time": [repo.root / "manifests", "--model", "taxi", "--at", "yesterday"],
         "--events": [repo.root / "manifests", "--model", "taxi", "--events", tmp_path / "missing.jsonl"],
         "no such file or directory": [repo.root / "nowhere", "--model", "taxi"],
+        "no commit touches the manifests there": [uncommitted, "--model", "taxi"],
     }
     before = sorted(p for p in tmp_path.rglob("*") if ".git" not in p.parts)
     for expected, args in cases.items():
