@@ -13,8 +13,8 @@ GENERATED below.
 from __future__ import annotations
 
 import os
-import resource
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
