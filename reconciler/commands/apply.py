@@ -112,7 +112,8 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
         out(render(fmt, plan), end="")
     if plan.empty:
         if machine:
-            out(json.dumps({**plan.to_json(), "apply": {"status": "no_changes", "applied": 0}}, indent=2))
+            out(json.dumps({**plan.to_json(), "apply": {"status": "no_changes", "applied": 0, "registered": []}},
+                           indent=2))
         return 0
     if not auto_approve and interactive():
         out()
@@ -129,7 +130,9 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
             return
         for change in outcome.applied:
             printed += 1
-            out(f"  [{printed}/{total}] {change.mark} {subject(change, labels)}: {describe(change)}")
+            number = outcome.registered.get(change.ref) if change.action == "register_version" else None
+            got = f" -> version {number}" if number else ""
+            out(f"  [{printed}/{total}] {change.mark} {subject(change, labels)}: {describe(change)}{got}")
 
     preflight(plan, registry)  # nothing is written unless every change is permitted
     held = RegistryLock(registry, ttl=lock_ttl, say=err) if lock_ttl else None
@@ -163,7 +166,7 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
     done_by_others = total - len(result.applied)
     if machine:
         status = {"status": "applied", "applied": len(result.applied), "made_meanwhile": done_by_others,
-                  "audit_tags": trail.writes}
+                  "audit_tags": trail.writes, "registered": registered_json(result.registered)}
         out(json.dumps({**plan.to_json(), "apply": status}, indent=2))
     else:
         meanwhile = f" ({done_by_others} planned changes had been made meanwhile)" if done_by_others else ""
@@ -182,10 +185,17 @@ def failures(e: ApplyError) -> list[tuple]:
     return e.failures if isinstance(e, (PartialApplyError, ApplyInterrupted)) else [(e.failed, str(e))]
 
 
+def registered_json(registered: dict[tuple[str, str], str]) -> list[dict]:
+    """The number each registered version got (SPEC: `apply.registered`), in a stable order."""
+    return [{"model": model, "ref": ref, "version": version}
+            for (model, ref), version in sorted(registered.items(), key=lambda kv: (kv[0][0], len(kv[1]), kv[1]))]
+
+
 def failed_json(e: ApplyError) -> dict:
     return {
         "status": "interrupted" if isinstance(e, ApplyInterrupted) else "failed",
         "applied": len(e.applied),
+        "registered": registered_json(getattr(e, "registered", {})),
         "failed": [{**c.to_json(), "error": message} for c, message in failures(e)],
         "not_applied": [c.to_json() for c in e.pending],
     }
