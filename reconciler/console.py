@@ -25,5 +25,10 @@ def write_file(path: str, text: str) -> None:
     target.write_text(redact(text), encoding="utf-8")
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 model`, `2 models`: every count shown to people agrees with its noun."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()

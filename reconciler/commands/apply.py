@@ -10,7 +10,7 @@ from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
 from reconciler.commands.plan import load_with_registry
-from reconciler.console import err, interactive, out
+from reconciler.console import count, err, interactive, out
 from reconciler.errors import Aborted, ApplyError, PlanFileError, ReconcilerError, StalePlanError
 from reconciler.manifest.desired import DesiredState
 from reconciler.plan.build import make_plan
@@ -88,8 +88,8 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
     else:
         desired, registry = load_with_registry(paths, target, parallelism=parallelism, on_retry=notes)
     def summary() -> str:
-        return (f"{registry.writes} registry writes; {registry.round_trips} registry round trips; "
-                f"{registry.parallelism} models at a time.")
+        return (f"{count(registry.writes, 'registry write')}; {count(registry.round_trips, 'registry round trip')}; "
+                f"{count(registry.parallelism, 'model')} at a time.")
 
     try:
         code = converge(paths, desired, registry, fmt, auto_approve, ttl, audit_trail)
@@ -170,14 +170,15 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
         out(json.dumps({**plan.to_json(), "apply": status}, indent=2))
     else:
         meanwhile = f" ({done_by_others} planned changes had been made meanwhile)" if done_by_others else ""
-        out(f"\nApply complete! {len(result.applied)} changes applied{meanwhile}.")
+        out(f"\nApply complete! {count(len(result.applied), 'change')} applied{meanwhile}.")
         if trail.writes:
-            out(f"Recorded the audit trail on {trail.models} models ({trail.writes} {audit.PREFIX}* tags).")
+            out(f"Recorded the audit trail on {count(trail.models, 'model')} "
+                f"({count(trail.writes, audit.PREFIX + '* tag')}).")
     return 0
 
 
 def interrupt_received(in_progress: int) -> None:
-    err(f"Interrupt received: {in_progress} models in progress stop after their current change; no other model "
+    err(f"Interrupt received: {count(in_progress, 'model')} in progress stop after their current change; no other model "
         "starts. Press Ctrl-C again to stop waiting.")
 
 
@@ -208,7 +209,7 @@ def report_partial(e: ApplyError, total: int, labels) -> None:
     models = f"; {len(failed)} models failed" if len(failed) > 1 else ""
     if isinstance(e, ApplyInterrupted):
         models = " before the interrupt" + models
-    err(f"Applied {len(e.applied)} of {total} changes{models}.")
+    err(f"Applied {len(e.applied)} of {count(total, 'change')}{models}.")
     for c, _ in failed:
         err(f"  failed:      {c.mark} {subject(c, labels)}: {describe(c)}")
     for c in e.pending:

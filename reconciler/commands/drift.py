@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from reconciler.commands.plan import load_with_registry
-from reconciler.console import err, out, write_file
+from reconciler.console import count, err, out, write_file
 from reconciler.drift.report import build, without_missing_versions
 from reconciler.plan.diff import diff
 from reconciler.registry import retry
@@ -23,6 +23,6 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_o
     else:
         out(render(fmt, report), end="")
     if verbose:
-        err(f"{len(desired.models)} models declared, {len(snapshot.models)} in the registry; "
-            f"{registry.round_trips} registry round trips.")
+        err(f"{count(len(desired.models), 'model')} declared, {len(snapshot.models)} in the registry; "
+            f"{count(registry.round_trips, 'registry round trip')}.")
     return report.exit_code

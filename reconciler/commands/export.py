@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reconciler.console import err, out
+from reconciler.console import count, err, out
 from reconciler.errors import ReconcilerError
 from reconciler.export.documents import export_snapshot, file_names, schema_comment
 from reconciler.manifest.schema import SCHEMA_FILE
@@ -76,7 +76,7 @@ def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose
         err(f"The manifests point editors to {schema_missing}, which does not exist; create it with: "
             f"mlflow-gitops schema > {schema_missing}")
     if verbose:
-        err(f"{registry.round_trips} registry round trips.")
+        err(f"{count(registry.round_trips, 'registry round trip')}.")
     return 0
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from reconciler.console import err, out, write_file
+from reconciler.console import count, err, out, write_file
 from reconciler.errors import PlanFileError
 from reconciler.manifest.desired import DesiredState
 from reconciler.manifest.load import discover, load_tree
@@ -30,7 +30,7 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detail
         write_file(out_file, text)
         err(f"Saved the plan to {out_file}; apply it with: mlflow-gitops apply {out_file}")
     if verbose:
-        err(f"{len(desired.models)} models declared; {registry.round_trips} registry round trips.")
+        err(f"{count(len(desired.models), 'model')} declared; {count(registry.round_trips, 'registry round trip')}.")
     return 2 if detailed_exitcode and not plan.empty else 0
 
 

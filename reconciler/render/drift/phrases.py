@@ -53,6 +53,8 @@ def provenance(d: Drifted) -> str:
     if d.changed_at:
         what = d.where if d.version is not None and not d.field.startswith("aliases.") else "model"
         parts.append(f"{what} last updated {d.changed_at}")
+    elif d.field.startswith(("tags.", "aliases.")):
+        parts.append("when unknown (MLflow keeps no time of tag and alias changes)")
     if d.user_id:
         parts.append(f"registered by {printable(d.user_id)}")
     if d.last_applied:
@@ -93,5 +95,16 @@ def summary(report: DriftReport) -> str:
     fields = "field" if len(report.drift) == 1 else "fields"
     return (
         f"Drift: {len(report.drift)} {fields} in {len(report.drifted_models)} of {managed} managed {models} "
-        f"differ from git{listed}."
+        f"{'differs' if len(report.drift) == 1 else 'differ'} from git{listed}."
     )
+
+
+def next_step(report: DriftReport) -> str:
+    """What to do about the drift; never promises apply restores what it cannot (a deleted version)."""
+    lost = sum(1 for d in report.drift if d.action is None)
+    if lost == len(report.drift):
+        return "Change the manifests: apply cannot bring back a version deleted from the registry."
+    also = (f" ({lost} deleted {'version' if lost == 1 else 'versions'} cannot be brought back: "
+            "declare another version)") if lost else ""
+    return ("Run `mlflow-gitops apply` to restore what git declares, or change the manifests to adopt the live "
+            f"values{also}.")
