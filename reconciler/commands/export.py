@@ -61,8 +61,8 @@ def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose
         out(header + "---\n".join(d.body for d in docs), end="")
     for warning in result.warnings:
         err(f"warning: {warning}")
-    count = f"{len(docs)} model{'s' if len(docs) != 1 else ''}"
-    err(f"Exported {count} to {out_dir}." if out_dir is not None else f"Exported {count}.")
+    exported = count(len(docs), "model")
+    err(f"Exported {exported} to {out_dir}." if out_dir is not None else f"Exported {exported}.")
     if out_dir is not None and others:
         # e.g. models deleted from the registry since an earlier export: `plan` would create them again
         err(f"{out_dir} also holds {len(others)} manifest file{'s' if len(others) > 1 else ''} this export did "

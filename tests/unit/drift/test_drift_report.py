@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 from support.builders import desired, dm, dv, lm, lv, snap
 
