@@ -9,6 +9,7 @@ from reconciler.apply.executor import ApplyInterrupted, ModelOutcome, PartialApp
 from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
+from reconciler.commands.filekinds import refuse_non_plans, refuse_other_kinds
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import count, err, interactive, out
 from reconciler.errors import Aborted, ApplyError, PlanFileError, ReconcilerError, StalePlanError
@@ -83,9 +84,11 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
     ttl = ttl_from_env() if lock else None
     notes = err if verbose else None
     if is_plan_file(paths):
+        refuse_non_plans(paths[0])
         registry = Registry(target, parallelism=parallelism, on_retry=notes)
         desired = None
     else:
+        refuse_other_kinds(paths, "apply")
         desired, registry = load_with_registry(paths, target, parallelism=parallelism, on_retry=notes)
     def summary() -> str:
         return (f"{count(registry.writes, 'registry write')}; {count(registry.round_trips, 'registry round trip')}; "

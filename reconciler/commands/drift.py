@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from reconciler.commands.filekinds import refuse_other_kinds
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import count, err, out, write_file
 from reconciler.drift.report import build, without_missing_versions
@@ -12,6 +13,7 @@ from reconciler.target import Target
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,
         verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
+    refuse_other_kinds(paths, "drift")
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(None)  # the whole registry: undeclared models are part of the audit
     present, missing = without_missing_versions(desired, snapshot)

@@ -7,6 +7,7 @@ written unless every requested model was found and every document was built.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 from reconciler.console import count, err, out
@@ -74,7 +75,7 @@ def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose
             f"`{by}:`; the comments above them in the manifests say why.")
     if schema_missing and docs:
         err(f"The manifests point editors to {schema_missing}, which does not exist; create it with: "
-            f"mlflow-gitops schema > {schema_missing}")
+            f"{schema_command(schema_missing)}")
     if verbose:
         err(f"{count(registry.round_trips, 'registry round trip')}.")
     return 0
@@ -100,6 +101,13 @@ def schema_reference(base: Path) -> tuple[str, str | None]:
     if display.startswith(".."):
         display = str(where)
     return _relative(where, start), display
+
+
+def schema_command(path: str) -> str:
+    """A shell command that writes the schema to `path`, making its directory when missing."""
+    directory = os.path.dirname(path)
+    write = f"mlflow-gitops schema > {shlex.quote(path)}"
+    return write if not directory or os.path.isdir(directory) else f"mkdir -p {shlex.quote(directory)} && {write}"
 
 
 def _relative(path: Path, start: Path) -> str:

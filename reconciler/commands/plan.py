@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from reconciler.commands.filekinds import refuse_other_kinds
 from reconciler.console import count, err, out, write_file
 from reconciler.errors import PlanFileError
 from reconciler.manifest.desired import DesiredState
@@ -15,6 +16,7 @@ from reconciler.target import Target
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
         verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
+    refuse_other_kinds(paths, "plan")
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     plan = make_plan(desired, registry)
     out(render(fmt, plan), end="")
