@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from reconciler.drift.report import Drifted, DriftReport, Undeclared
 from reconciler.render.describe import printable, value
+
+SHA = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{28}(?:[0-9a-f]{24})?\b")
+
+
+def short_shas(text: str) -> str:
+    """Commit SHAs at 12 characters, as people read them (git's own short form is as unique); the
+    JSON report keeps them whole."""
+    return SHA.sub(r"\1", text)
 
 
 def shown(d: Drifted, v) -> str:
@@ -58,7 +68,7 @@ def provenance(d: Drifted) -> str:
     if d.user_id:
         parts.append(f"registered by {printable(d.user_id)}")
     if d.last_applied:
-        parts.append(f"mlflow-gitops last applied: {printable(d.last_applied)}")
+        parts.append(f"mlflow-gitops last applied: {short_shas(printable(d.last_applied))}")
     return "; ".join(parts)
 
 
@@ -72,7 +82,7 @@ def lines(d: Drifted, mark: str = "") -> list[str]:
 def undeclared_line(u: Undeclared) -> str:
     when = f"last updated {u.last_updated}" if u.last_updated else ""
     if u.orphaned:
-        applied = f", last applied {printable(u.last_applied)}" if u.last_applied else ""
+        applied = f", last applied {short_shas(printable(u.last_applied))}" if u.last_applied else ""
         return f"{printable(u.name)}: orphaned, was managed from {printable(u.manifest)}{applied}" + (f"; {when}" if when else "")
     return f"{printable(u.name)}" + (f": {when}" if when else "")
 

@@ -114,3 +114,17 @@ def test_tag_and_alias_drift_claims_no_time_mlflow_does_not_keep():
     text = render("text", r)
     assert "last updated" not in text
     assert "when unknown (MLflow keeps no time of tag and alias changes)" in text
+
+
+def test_commit_shas_are_12_characters_in_human_formats_and_whole_in_json():
+    from reconciler.apply.audit import APPLIED_TAG
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    want = desired(dm("m", description="git"))
+    have = snap(replace(lm("m", description="live"),
+                        audit={APPLIED_TAG: f"2026-11-27T16:06:15Z by ci-bot, commit {sha}+dirty"}))
+    r = report(want, have)
+    for fmt in ("text", "markdown", "junit"):
+        shown = render(fmt, r)
+        assert "commit 0123456789ab+dirty" in shown and sha not in shown, fmt
+    assert json.loads(render("json", r))["drift"][0]["last_applied"].endswith(f"commit {sha}+dirty")
