@@ -19,10 +19,16 @@ def err(text: str = "", end: str = "\n") -> None:
 
 
 def write_file(path: str, text: str) -> None:
+    """Write an --out file; a path that cannot be written is the user's error, said in one line."""
+    from reconciler.errors import ReconcilerError
+
     target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(redact(text), encoding="utf-8")
+    try:
+        if target.parent and not target.parent.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(redact(text), encoding="utf-8")
+    except OSError as e:
+        raise ReconcilerError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:

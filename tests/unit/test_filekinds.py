@@ -57,3 +57,12 @@ def test_apply_refuses_a_drift_report_as_a_plan(cli, files):
     result = cli("apply", files / "drift.json", "--auto-approve")
     assert result.returncode == 1
     assert "is a drift report (drift --format json), not a saved plan" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_an_out_path_that_cannot_be_written_is_one_line(cli, files, tmp_path, command, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli(command, files / "m.yaml", "--out", tmp_path)  # a directory
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"cannot write {tmp_path}: Is a directory"
+    assert "internal error" not in result.stderr
