@@ -10,6 +10,7 @@ from reconciler.redact import redact
 from reconciler.registry import retry
 from reconciler.registry.client import PREFETCH_ABOVE_FILES, Registry
 from reconciler.render import render
+from reconciler.render.plan.evidence import blocked_lines
 from reconciler.target import Target
 
 
@@ -33,6 +34,12 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detail
         err(f"Saved the plan to {out_file}; apply it with: mlflow-gitops apply {out_file}")
     if verbose:
         err(f"{count(len(desired.models), 'model')} declared; {count(registry.round_trips, 'registry round trip')}.")
+    if plan.blocked_by:
+        # the whole plan is out (stdout, --out) for review; the text plan lists the failures itself
+        if fmt != "text":
+            for line in blocked_lines(plan):
+                err(line)
+        return 1
     return 2 if detailed_exitcode and not plan.empty else 0
 
 

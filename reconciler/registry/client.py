@@ -34,12 +34,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from reconciler import uris
 from reconciler.apply import audit
 from reconciler.apply.permissions import REQUIRED, User
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry
-from reconciler.registry.snapshot import LiveModel, LiveVersion, Snapshot
+from reconciler.registry.snapshot import LiveModel, LiveVersion, RunRecord, Snapshot
 from reconciler.registry.tls import failure as failure_of_tls
 from reconciler.target import Target
 
@@ -67,6 +68,12 @@ REJECTED_FILTER_CODES = ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
 # MLflow's auth app (`mlflow server --app-name basic-auth`): who am I, and what may I do to a model.
 CURRENT_USER = "/api/2.0/mlflow/users/current"
 USER_PERMISSION = "/api/3.0/mlflow/users/permissions/get"
+# Runs behind plan evidence and gates: one paged experiment search (search_runs needs experiment
+# ids, which model versions do not carry), then `attributes.run_id IN (...)` batches, concurrently.
+EXPERIMENTS_SEARCH = "/api/2.0/mlflow/experiments/search"
+RUNS_SEARCH = "/api/2.0/mlflow/runs/search"
+EXPERIMENTS_PAGE = 50_000  # server maximum (SEARCH_MAX_RESULTS_THRESHOLD)
+RUN_IDS_PER_SEARCH = 250
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -256,8 +263,6 @@ class Registry:
         """`read_only` (plan, drift, export): a sqlite registry that does not exist is read as an
         empty one and is not created; nor is a missing sqlite tracking store (opened only by
         writes). Otherwise a missing sqlite file is created, but not its directory."""
-        from reconciler import uris
-
         self.target = target
         self.read_only = read_only
         # A registry that does not exist yet is empty: nothing to open, nothing to create.
@@ -328,6 +333,18 @@ class Registry:
         from mlflow import MlflowClient
 
         return MlflowClient(tracking_uri=self.target.tracking_uri, registry_uri=self.target.registry_uri)
+
+    @functools.cached_property
+    def tracking_store(self):
+        """Runs live in the tracking store (`--tracking-uri`), which may not be the registry's; built
+        on first use: plans without promotions never open it."""
+        return self.client._tracking_client.store
+
+    @property
+    def tracking_rest(self):
+        from mlflow.store.tracking.rest_store import RestStore
+
+        return self.tracking_store if type(self.tracking_store) is RestStore else None
 
     @staticmethod
     def concurrent_store(uri: str) -> bool:
@@ -495,6 +512,84 @@ class Registry:
             for v in doc.get("model_versions", ())
             for tags in ({t["key"]: t.get("value", "") for t in v.get("tags", ())},)
         ], doc.get("next_page_token")
+
+    # ---- runs (evidence and gates) ------------------------------------------------------------
+
+    @registry_call("reading runs")
+    def runs(self, run_ids) -> dict[str, RunRecord]:
+        """The runs with these ids (deleted ones too), latest metric values included; ids of runs
+        that do not exist are simply absent. A constant number of round trips: one experiment
+        search plus one search per RUN_IDS_PER_SEARCH ids, the batches run concurrently."""
+        ids = sorted({r for r in run_ids if r})
+        if not ids or (self.read_only and uris.sqlite_missing(self.target.tracking_uri)):
+            return {}  # a tracking store that does not exist has no runs (and is not made by reading)
+        experiments = self._experiment_ids()
+        if not experiments:
+            return {}
+        batches = [ids[i:i + RUN_IDS_PER_SEARCH] for i in range(0, len(ids), RUN_IDS_PER_SEARCH)]
+        slots = threading.BoundedSemaphore(max(1, self.parallelism))
+
+        def search(batch: list[str]) -> list[RunRecord]:
+            with slots:
+                return self._runs_batch(experiments, batch)
+
+        running = [Background(functools.partial(search, b)) for b in batches]
+        wanted = set(ids)
+        return {r.run_id: r for job in running for r in job.result() if r.run_id in wanted}
+
+    def _experiment_ids(self) -> list[str]:
+        from mlflow.entities import ViewType
+
+        ids: list[str] = []
+        token = None
+        while True:
+            if self.tracking_rest is not None:
+                doc = self._rest_call(self.tracking_rest, EXPERIMENTS_SEARCH, "reading experiments", {
+                    "max_results": EXPERIMENTS_PAGE, "view_type": "ALL", **({"page_token": token} if token else {}),
+                })  # fmt: skip
+                ids += [str(e["experiment_id"]) for e in doc.get("experiments", ())]
+                token = doc.get("next_page_token")
+            else:
+                page = self._call("reading experiments", self.tracking_store.search_experiments,
+                                  ViewType.ALL, EXPERIMENTS_PAGE, None, None, token)
+                ids += [str(e.experiment_id) for e in page]
+                token = page.token
+            if not token:
+                return ids
+
+    def _runs_batch(self, experiments: list[str], batch: list[str]) -> list[RunRecord]:
+        from mlflow.entities import ViewType
+
+        filter_string = f"attributes.run_id IN ({','.join(quote(r) for r in batch)})"
+        # One more than can match: a full page would come with a token for an empty next page.
+        size = len(batch) + 1
+        out: list[RunRecord] = []
+        token = None
+        while True:
+            if self.tracking_rest is not None:
+                doc = self._rest_call(self.tracking_rest, RUNS_SEARCH, "reading runs", {
+                    "experiment_ids": experiments, "filter": filter_string, "run_view_type": "ALL",
+                    "max_results": size, **({"page_token": token} if token else {}),
+                })  # fmt: skip
+                out += [_run_from_json(r) for r in doc.get("runs", ())]
+                token = doc.get("next_page_token")
+            else:
+                page = self._call("reading runs", self.tracking_store.search_runs, experiments,
+                                  filter_string, ViewType.ALL, size, None, token)
+                out += [_run_from_entity(r) for r in page]
+                token = page.token
+            if not token:
+                return out
+
+    def _rest_call(self, store, endpoint: str, what: str, body: dict) -> dict:
+        """One POST search through MLflow's HTTP layer (auth, headers, retries); its JSON as is."""
+        from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+        def post():
+            response = http_request(store.get_host_creds(), endpoint, "POST", json=body)
+            return verify_rest_response(response, endpoint).json()
+
+        return self._call(what, post)
 
     # ---- writes: one method per plan action, one registry call each -----------------------------
 
@@ -704,3 +799,22 @@ class Registry:
 
 def _int(value) -> int | None:
     return None if value is None else int(value)
+
+
+def _run_from_json(doc: dict) -> RunRecord:
+    info, data = doc.get("info", {}), doc.get("data", {})
+    return RunRecord(
+        run_id=info.get("run_id") or info.get("run_uuid", ""), experiment_id=str(info.get("experiment_id", "")),
+        status=info.get("status", ""), lifecycle_stage=info.get("lifecycle_stage", "active"),
+        metrics={m["key"]: float(m["value"]) for m in data.get("metrics", ()) if "value" in m},
+        params={p["key"]: p.get("value", "") for p in data.get("params", ())},
+        start_time=_int(info.get("start_time")),
+    )
+
+
+def _run_from_entity(run) -> RunRecord:
+    return RunRecord(
+        run_id=run.info.run_id, experiment_id=str(run.info.experiment_id), status=run.info.status or "",
+        lifecycle_stage=run.info.lifecycle_stage or "active", metrics=dict(run.data.metrics),
+        params=dict(run.data.params), start_time=run.info.start_time,
+    )
