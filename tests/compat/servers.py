@@ -34,8 +34,8 @@ from pathlib import Path
 VERSIONS: dict[str, tuple[str, ...]] = {
     "2.9.2": ("sqlalchemy==2.0.35", "numpy<2", "pandas<2.3", "setuptools<70", "flask<3.1", "werkzeug<3.1"),
     "2.16.2": ("sqlalchemy==2.0.35", "numpy<2", "setuptools<70"),
-    "2.22.5": ("setuptools<81",),
-    "3.0.1": ("setuptools<81",),
+    "2.22.5": ("sqlalchemy<2.1", "setuptools<81"),
+    "3.0.1": ("sqlalchemy<2.1", "setuptools<81"),
     "3.10.1": (),
     "3.17.2": (),
 }
@@ -159,7 +159,7 @@ class CompatServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.backend == "postgres":
             self.database = pg_create_database()
-            store = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}"
+            store = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}"
         else:
             store = f"sqlite:///{self.workdir / 'mlflow.db'}"
         artifacts = self.workdir / "artifacts"
