@@ -165,7 +165,7 @@ def write_manifests(directory: Path, shapes: list[ModelShape]) -> Path:
 # ---- reading back ----------------------------------------------------------------------------------
 
 
-AUDIT_PREFIX = "mlflow-gitops."  # apply's audit trail (reconciler.audit): not part of the desired state
+AUDIT_PREFIX = "mlflow-gitops."  # apply's audit trail (reconciler.apply.audit): not part of the desired state
 
 
 def managed(tags) -> dict[str, str]:

@@ -5,7 +5,7 @@
 - `keepalive_get` / `keepalive_post`: MLflow's pooled session as MLflow builds it (connection reused);
 - `fresh_get` / `fresh_post`: a new connection for every call (MLflow's session cache cleared);
 - `quickack_get` / `quickack_post`: the same session once mlflow-gitops' Registry has installed its
-  hooks (TCP_QUICKACK before each response; see reconciler/live.py);
+  hooks (TCP_QUICKACK before each response; see reconciler/registry/client.py);
 - `client_write`: one `MlflowClient.set_registered_model_tag` (it first GETs the model to refuse
   prompts: two round trips) vs `registry_write`, the call mlflow-gitops makes (one).
 """
@@ -61,7 +61,7 @@ def main(uri: str) -> None:
         "fresh_post": median_ms(fresh(post)),
         "client_write": median_ms(lambda: client.set_registered_model_tag(MODEL, "probe", "1")),
     }
-    from reconciler.live import Registry
+    from reconciler.registry.client import Registry
     from reconciler.target import resolve
 
     registry = Registry(resolve(uri))  # installs the HTTP hooks

@@ -1,6 +1,6 @@
 """`export`: write manifests from the live registry (bootstrap GitOps for an existing registry).
 
-Snapshot (reconciler.live) -> pure export (reconciler.export) -> files or stdout. Nothing is
+Snapshot (reconciler.registry.client) -> pure export (reconciler.export.documents) -> files or stdout. Nothing is
 written unless every requested model was found and every document was built.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reconciler import retry
 from reconciler.console import err, out
 from reconciler.errors import ReconcilerError
-from reconciler.export import export_snapshot, file_names, schema_comment
-from reconciler.live import Registry
+from reconciler.export.documents import export_snapshot, file_names, schema_comment
+from reconciler.manifest.schema import SCHEMA_FILE
 from reconciler.redact import redact
-from reconciler.schema import SCHEMA_FILE
+from reconciler.registry import retry
+from reconciler.registry.client import Registry
 from reconciler.target import Target
 
 SCHEMA_RELPATH = Path("schemas") / SCHEMA_FILE
@@ -31,7 +31,7 @@ def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose
     if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ExportError(f"--out {out_dir}: not a directory; nothing was exported")
     names = sorted(set(models)) or None
-    registry = Registry(target, on_retry=err if verbose else None)
+    registry = Registry(target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(names)
     missing = [n for n in names or () if n not in snapshot.models]
     if missing:

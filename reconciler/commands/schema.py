@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from reconciler.console import out
-from reconciler.schema import schema_text
+from reconciler.manifest.schema import schema_text
 
 
 def run() -> int:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from reconciler.console import out
-from reconciler.manifest import check_tree
+from reconciler.manifest.load import check_tree
 
 
 def run(paths: list[str]) -> int:

@@ -3,9 +3,9 @@ entry here."""
 
 from __future__ import annotations
 
-from reconciler.render.jsonfmt import JsonRenderer
-from reconciler.render.markdown import MarkdownRenderer
-from reconciler.render.text import TextRenderer
+from reconciler.render.plan.jsonfmt import JsonRenderer
+from reconciler.render.plan.markdown import MarkdownRenderer
+from reconciler.render.plan.text import TextRenderer
 
 RENDERERS = {r.name: r for r in (TextRenderer(), JsonRenderer(), MarkdownRenderer())}
 

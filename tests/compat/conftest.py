@@ -1,5 +1,5 @@
 """The server compatibility matrix: every test here runs against real `mlflow server`s of several
-MLflow versions (tests/compat/servers.py builds and caches one environment per version).
+MLflow versions (tests/support/compat.py builds and caches one environment per version).
 
 All of them carry the `compat` marker. A plain `pytest` runs the default slice only (the oldest and
 the newest server, SQLite); `pytest -m compat` runs the full matrix (every version, SQLite and
@@ -8,14 +8,8 @@ PostgreSQL). A `-m` expression that names `compat` decides for itself.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))  # helpers.py
-
-import servers  # noqa: E402
+from support import compat as servers
 
 BACKENDS = ("sqlite", "postgres")
 DEFAULT_SLICE = {(servers.OLDEST, "sqlite"), (servers.NEWEST, "sqlite")}

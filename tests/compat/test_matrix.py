@@ -13,7 +13,7 @@ import subprocess
 import textwrap
 import warnings
 
-from helpers import audit_tags, client, managed, seed_versions, write, writes_reported
+from support.integration import audit_tags, client, managed, seed_versions, write, writes_reported
 
 # Logs a pyfunc model the way a team on that server version does: with the server version's own
 # client (MLflow 2 keeps it among the run's artifacts, MLflow 3 as a logged model of the run).

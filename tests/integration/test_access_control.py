@@ -10,7 +10,7 @@ import secrets
 
 import pytest
 import requests
-from helpers import client, promotion_manifest, seed_versions, state, write
+from support.integration import client, promotion_manifest, seed_versions, state, write
 
 pytestmark = pytest.mark.integration
 

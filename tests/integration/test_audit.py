@@ -1,4 +1,4 @@
-"""The ownership and audit trail apply records (reconciler.audit), on real registries."""
+"""The ownership and audit trail apply records (reconciler.apply.audit), on real registries."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import re
 import subprocess
 
 import pytest
-
-from helpers import audit_tags, promotion_manifest, seed_versions, state, write, writes_reported
+from support.integration import audit_tags, promotion_manifest, seed_versions, state, write, writes_reported
 
 STAMP_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 GITHUB = {

@@ -14,14 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from helpers import client, write
+from conftest import _clean_env
+from support.faultproxy import FaultProxy, Rule
+from support.integration import client, write
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from conftest import _clean_env  # noqa: E402
-from faultproxy import FaultProxy, Rule  # noqa: E402
-
-from reconciler.lock import EXPIRES_TAG, HOLDER_TAG, PREFIX  # noqa: E402
+from reconciler.apply.lock import EXPIRES_TAG, HOLDER_TAG, PREFIX
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 

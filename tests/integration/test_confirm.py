@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import state, write
+from support.integration import state, write
 
 pytestmark = pytest.mark.integration
 

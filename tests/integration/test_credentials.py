@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from helpers import client, write
+from support.integration import client, write
 
 # fail fast against the unreachable port and the refusing servers, yet still go through one retry
 FAST_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",

@@ -7,7 +7,7 @@ import json
 import warnings
 import xml.etree.ElementTree as ET
 
-from helpers import client, promotion_manifest, seed_versions, state, write
+from support.integration import client, promotion_manifest, seed_versions, state, write
 
 FORMATS = ("text", "json", "markdown", "junit")
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from helpers import client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.integration import client
 
-from reconciler.yamlsrc import parse_text
+from reconciler.manifest.yamlsrc import parse_text
 
 pytestmark = pytest.mark.integration
 
@@ -214,7 +214,7 @@ def test_values_manifests_refuse_are_left_out_with_a_comment_and_a_warning(embed
     assert "warning: model 'bad\\x01name' skipped: model name contains the control character U+0001" in result.stderr
     for what in ["description left out", "tag 'long' left out", "tag key 'team\\n'", "version 1's tag 'bell' left out",
                  "alias 'ünï' is not valid"]:
-        assert f"warning: model 'refused': " in result.stderr and what in result.stderr, what
+        assert "warning: model 'refused': " in result.stderr and what in result.stderr, what
     text = (out / "refused.yaml").read_text(encoding="utf-8")
     assert "# description left out (not managed): contains the control character U+001B" in text
     assert "# tag 'long' left out (not managed): 6000 characters, over the 5000 a manifest allows" in text

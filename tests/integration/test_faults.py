@@ -4,20 +4,15 @@ answer at all. Apply retries what is safe to retry, never registers a source twi
 cannot go on it exits 1 saying which changes were applied and which were not; a rerun converges.
 
 Registry state is checked with MLflow's own client; backoffs are made short through MLflow's own
-variables, which the tool applies itself (reconciler/retry.py)."""
+variables, which the tool applies itself (reconciler/registry/retry.py)."""
 
 from __future__ import annotations
 
 import socket
-import sys
-from pathlib import Path
 
 import pytest
-from helpers import client, seed_versions, state, write
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from faultproxy import FaultProxy, Rule  # noqa: E402
+from support.faultproxy import FaultProxy, Rule
+from support.integration import client, seed_versions, state, write
 
 pytestmark = pytest.mark.integration
 

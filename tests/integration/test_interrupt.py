@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 from conftest import _clean_env
-from faultproxy import FaultProxy, Rule
-from helpers import promotion_manifest, seed_versions, state, write
+from support.faultproxy import FaultProxy, Rule
+from support.integration import promotion_manifest, seed_versions, state, write
 
 
 def test_ctrl_c_stops_after_the_change_in_flight_and_reports_what_is_left(sqlite_server, unique_name, cli, tmp_path):

@@ -3,24 +3,19 @@ apply then plan is empty, and a second apply makes no write call at all."""
 
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import replace
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from helpers import client
 from hypothesis import HealthCheck, given, settings
+from support.integration import client
+from support.strategies import registry_and_manifest
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from strategies import registry_and_manifest  # noqa: E402
-
-from reconciler.apply import apply_plan  # noqa: E402
-from reconciler.live import Registry  # noqa: E402
-from reconciler.planner import make_plan  # noqa: E402
-from reconciler.target import resolve  # noqa: E402
+from reconciler.apply.executor import apply_plan
+from reconciler.plan.build import make_plan
+from reconciler.registry.client import Registry
+from reconciler.target import resolve
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
-from helpers import client
+from support.integration import client
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from helpers import promotion_manifest, seed_versions, state, write, writes_reported
+from support.integration import promotion_manifest, seed_versions, state, write, writes_reported
 
 pytestmark = pytest.mark.integration
 

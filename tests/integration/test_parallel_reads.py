@@ -12,8 +12,8 @@ import re
 from urllib.parse import unquote_plus
 
 import pytest
-from faultproxy import FaultProxy, Rule
-from helpers import seed_versions, write
+from support.faultproxy import FaultProxy, Rule
+from support.integration import seed_versions, write
 
 pytestmark = pytest.mark.integration
 
@@ -67,11 +67,11 @@ def test_apply_counts_one_round_trip_per_write(sqlite_server, unique_name, cli, 
         seen = api_requests(proxy)
     assert result.returncode == 0, result.stderr
     writes = [r for r in seen if not r.startswith("GET")]
-    # transition-stage and set-alias, then the audit trail (reconciler.audit): the version's stage
+    # transition-stage and set-alias, then the audit trail (reconciler.apply.audit): the version's stage
     # stamp and the model's manifest and applied tags; no extra GET before any write
     assert len(writes) == 2 + 3
-    # and the plan's two searches, the permission probe (GET users/current, reconciler.permissions)
-    # and the re-read of the model right before it is applied (two searches, reconciler.guard)
+    # and the plan's two searches, the permission probe (GET users/current, reconciler.apply.permissions)
+    # and the re-read of the model right before it is applied (two searches, reconciler.apply.guard)
     assert len(seen) == 2 + len(writes) + 1 + 2
     assert round_trips(result.stderr) == len(seen)
     assert "5 registry writes" in result.stderr

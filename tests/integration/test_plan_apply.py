@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import client, seed_versions, state, write, writes_reported
+from support.integration import client, seed_versions, state, write, writes_reported
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 
-from helpers import client, seed_versions, state, write
+from support.integration import client, seed_versions, state, write
 
 
 def manifest(name: str, production: int, staging: int | None, policy: str) -> str:

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from reconciler.desired import DesiredState
 from reconciler.errors import InputError
-from reconciler.manifest import load_tree
+from reconciler.manifest.desired import DesiredState
+from reconciler.manifest.load import load_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROBLEM = re.compile(r"^.+:\d+:\d+: .+")

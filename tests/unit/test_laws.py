@@ -1,17 +1,12 @@
 """Property tests of the plan/apply laws over random registries and manifests (in memory)."""
 
-import sys
-from pathlib import Path
 
 from hypothesis import given, settings
+from support.memregistry import MemoryRegistry
+from support.strategies import registry_and_manifest
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from memregistry import MemoryRegistry  # noqa: E402
-from strategies import registry_and_manifest  # noqa: E402
-
-from reconciler.apply import apply_plan  # noqa: E402
-from reconciler.planner import make_plan  # noqa: E402
+from reconciler.apply.executor import apply_plan
+from reconciler.plan.build import make_plan
 
 NAMES = ["alpha", "beta", "gamma"]
 
@@ -57,8 +52,8 @@ def test_a_production_version_exists_at_every_step_if_one_existed_and_one_is_dec
 @settings(max_examples=200, deadline=None)
 @given(registry_and_manifest(NAMES))
 def test_drift_is_exactly_what_apply_would_revert_and_is_empty_once_applied(case):
-    from reconciler.diff import diff
-    from reconciler.drift import build
+    from reconciler.drift.report import build
+    from reconciler.plan.diff import diff
 
     seed, desired = case
     registry = MemoryRegistry(seed)

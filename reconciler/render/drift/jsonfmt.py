@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.drift import DriftReport
+from reconciler.drift.report import DriftReport
 
 
 class JsonDriftRenderer:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from reconciler.drift import DriftReport
+from reconciler.drift.report import DriftReport
 from reconciler.render.drift.phrases import lines, summary, undeclared_line
 
 # XML 1.0 cannot carry most control characters, which a hand-edited registry value may hold.

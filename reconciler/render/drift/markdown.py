@@ -3,10 +3,10 @@ collapsed when long and kept under GitHub's comment limit."""
 
 from __future__ import annotations
 
-from reconciler.drift import DriftReport
+from reconciler.drift.report import DriftReport
 from reconciler.render.describe import printable
 from reconciler.render.drift.phrases import difference, provenance, subject, summary, undeclared_line
-from reconciler.render.markdown import BUDGET, COLLAPSE_OVER, cell
+from reconciler.render.plan.markdown import BUDGET, COLLAPSE_OVER, cell
 
 
 class MarkdownDriftRenderer:

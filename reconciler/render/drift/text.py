@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.drift import DriftReport
+from reconciler.drift.report import DriftReport
 from reconciler.render.describe import printable
 from reconciler.render.drift.phrases import lines as drifted_lines
 from reconciler.render.drift.phrases import summary, undeclared_line

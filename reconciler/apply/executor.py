@@ -1,0 +1,246 @@
+"""The applier: executes a plan's changes, one registry call per change.
+
+Models are independent: up to `parallelism` of them are applied at once, each by one worker that
+makes that model's changes strictly in plan order (create, register, promote, demote, aliases, tags,
+descriptions). A model whose call fails stops there; the other models go on. Only when several
+models fail in a row (the registry is down, credentials expired) does it stop starting new ones.
+
+It never recomputes the diff. Versions that the plan registers are referred to by their selector
+(`ref`) until `register_version` returns their number.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from reconciler.errors import ApplyError, ReconcilerError
+from reconciler.plan.actions import Action
+from reconciler.plan.model import Change, Plan
+
+
+@dataclass
+class ModelOutcome:
+    """What happened to one model's changes."""
+
+    model: str
+    applied: list[Change] = field(default_factory=list)
+    failed: Change | None = None
+    error: str | None = None
+    not_applied: list[Change] = field(default_factory=list)  # after the failure, or never started
+
+
+@dataclass
+class ApplyResult:
+    applied: list[Change] = field(default_factory=list)  # in the order they were made
+    registered: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, ref) -> version
+    outcomes: list[ModelOutcome] = field(default_factory=list)  # in the order models finished
+
+
+class ApplyInterrupted(ApplyError):
+    """Ctrl-C: the models in progress stopped after their current change, no other model started.
+    `applied` holds every change made, `pending` every change not made."""
+
+    def __init__(self, result: ApplyResult):
+        self.failures = _failures(result)
+        super().__init__("interrupted", applied=result.applied, failed=None, pending=_pending(result))
+
+
+class PartialApplyError(ApplyError):
+    """Some models failed. `applied` holds every change made (other models' too), `failures` each
+    failed change with its error, `pending` every change not made; `failed` is the first failure."""
+
+    def __init__(self, result: ApplyResult, stopped_early: bool):
+        failures = self.failures = _failures(result)
+        self.stopped_early = stopped_early
+        message = failures[0][1] if len(failures) == 1 else f"{len(failures)} models failed"
+        super().__init__(message, applied=result.applied, failed=failures[0][0], pending=_pending(result))
+
+
+def _failures(result: ApplyResult) -> list[tuple[Change, str]]:
+    return [(o.failed, o.error) for o in result.outcomes if o.failed is not None]
+
+
+def _pending(result: ApplyResult) -> list[Change]:
+    return [c for o in result.outcomes for c in o.not_applied]
+
+
+def _version(change: Change, result: ApplyResult) -> str:
+    if change.version is not None:
+        return change.version
+    try:
+        return result.registered[(change.model, change.ref)]
+    except KeyError:
+        raise ReconcilerError(f"plan refers to unregistered version {change.ref!r} of '{change.model}'") from None
+
+
+def _create_model(reg, c, result):
+    reg.create_model(c.model)
+
+
+def _register_version(reg, c, result):
+    result.registered[(c.model, c.ref)] = reg.register_version(c.model, c.after, c.run_id)
+
+
+def _transition_stage(reg, c, result):
+    reg.transition_stage(c.model, _version(c, result), c.after)
+
+
+def _set_alias(reg, c, result):
+    reg.set_alias(c.model, c.alias, _version(c, result))
+
+
+def _delete_alias(reg, c, result):
+    reg.delete_alias(c.model, c.alias)
+
+
+def _set_model_tag(reg, c, result):
+    reg.set_model_tag(c.model, c.key, c.after)
+
+
+def _delete_model_tag(reg, c, result):
+    reg.delete_model_tag(c.model, c.key)
+
+
+def _set_version_tag(reg, c, result):
+    reg.set_version_tag(c.model, _version(c, result), c.key, c.after)
+
+
+def _delete_version_tag(reg, c, result):
+    reg.delete_version_tag(c.model, _version(c, result), c.key)
+
+
+def _update_model_description(reg, c, result):
+    reg.update_model_description(c.model, c.after)
+
+
+def _update_version_description(reg, c, result):
+    reg.update_version_description(c.model, _version(c, result), c.after)
+
+
+EXECUTORS: dict[Action, Callable] = {
+    Action.CREATE_MODEL: _create_model,
+    Action.REGISTER_VERSION: _register_version,
+    Action.TRANSITION_STAGE: _transition_stage,
+    Action.SET_ALIAS: _set_alias,
+    Action.DELETE_ALIAS: _delete_alias,
+    Action.SET_MODEL_TAG: _set_model_tag,
+    Action.DELETE_MODEL_TAG: _delete_model_tag,
+    Action.SET_VERSION_TAG: _set_version_tag,
+    Action.DELETE_VERSION_TAG: _delete_version_tag,
+    Action.UPDATE_MODEL_DESCRIPTION: _update_model_description,
+    Action.UPDATE_VERSION_DESCRIPTION: _update_version_description,
+}
+
+
+def apply_plan(
+    plan: Plan,
+    registry,
+    on_applied: Callable[[Change, ApplyResult], None] | None = None,
+    parallelism: int = 1,
+    on_model: Callable[[ModelOutcome], None] | None = None,
+    prepare: Callable[[str, list[Change]], list[Change]] | None = None,
+    finish: Callable[[str, list[Change], Callable[[Change], str]], object] | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
+) -> ApplyResult:
+    """Apply `plan`; raise PartialApplyError (an ApplyError) after all workers stopped if any model
+    failed. Callbacks run one at a time (never concurrently): `on_applied` after each change,
+    `on_model` when a model is done (its changes applied, or stopped at a failure). `prepare`
+    (reconciler.apply.guard) is asked, in the model's worker right before its first change, which
+    changes to make; if it raises, none of the model's changes are made. `finish` (reconciler.apply.audit)
+    is called in the worker after the model's changes, with those applied and a function giving the
+    version number a change was made to.
+
+    Ctrl-C (KeyboardInterrupt in the calling thread) starts no further model and stops each model
+    in progress after its current change (a registry call is never cut off half-way: its answer
+    would be lost), tells `on_interrupt` how many models are finishing, then raises
+    ApplyInterrupted; a second Ctrl-C stops waiting for them."""
+    result = ApplyResult()
+    stop = threading.Event()
+    groups = list(plan.by_model().items())
+    lock = threading.Lock()  # guards result and serialises callbacks
+
+    def run_model(model: str, changes: list[Change]) -> ModelOutcome:
+        outcome = ModelOutcome(model)
+        if prepare is not None:
+            try:
+                changes = prepare(model, changes)
+            except ReconcilerError as e:
+                outcome.failed, outcome.error, outcome.not_applied = changes[0], str(e), changes[1:]
+                changes = []
+        for i, change in enumerate(changes):
+            if stop.is_set():
+                outcome.not_applied = changes[i:]
+                break
+            try:
+                EXECUTORS[change.action](registry, change, result)
+            except ReconcilerError as e:
+                outcome.failed, outcome.error, outcome.not_applied = change, str(e), changes[i + 1 :]
+                break
+            outcome.applied.append(change)
+            with lock:
+                result.applied.append(change)
+                if on_applied:
+                    on_applied(change, result)
+        if finish is not None and outcome.applied:
+            finish(model, outcome.applied, lambda c: _version(c, result))
+        with lock:
+            result.outcomes.append(outcome)
+            if on_model:
+                on_model(outcome)
+        return outcome
+
+    def interrupted(in_progress: int) -> None:
+        stop.set()
+        if on_interrupt:
+            on_interrupt(in_progress)
+
+    stopped = _schedule(groups, run_model, max(1, parallelism), interrupted)
+    for model, changes in stopped:
+        result.outcomes.append(ModelOutcome(model, not_applied=changes))
+    if stop.is_set():
+        raise ApplyInterrupted(result)
+    if any(o.failed is not None for o in result.outcomes):
+        raise PartialApplyError(result, stopped_early=bool(stopped))
+    return result
+
+
+def _schedule(groups: list[tuple[str, list[Change]]], run_model, parallelism: int,
+              interrupted: Callable[[int], None] = lambda n: None) -> list:
+    """Run `run_model` over the groups, at most `parallelism` at once, in order of the groups.
+    Stops starting groups after `give_up` consecutive failures, or after a KeyboardInterrupt (then
+    calls `interrupted` with the number of groups still running, and waits for them); returns the
+    groups not started."""
+    give_up = max(3, parallelism)
+    todo: Iterator = iter(groups)
+    failures_in_a_row = 0
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+        running: set[Future] = set()
+
+        def start_next() -> bool:
+            group = next(todo, None)
+            if group is not None:
+                running.add(pool.submit(run_model, *group))
+            return group is not None
+
+        while len(running) < parallelism and start_next():
+            pass
+        stopping = False
+        while running:
+            try:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                if stopping:
+                    raise  # a second Ctrl-C: leave the workers' last calls to end on their own
+                stopping = True
+                interrupted(len(running))
+                continue
+            for future in done:
+                running.discard(future)
+                outcome = future.result()  # a bug of ours (not a ReconcilerError) surfaces here
+                failures_in_a_row = failures_in_a_row + 1 if outcome.failed is not None else 0
+                if failures_in_a_row < give_up and not stopping:
+                    start_next()
+    return list(todo)
