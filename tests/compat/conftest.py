@@ -50,5 +50,20 @@ def compat_server(request, tmp_path_factory):
         server.start()
     except Exception as e:  # noqa: BLE001 - a server that cannot start fails its tests, with its log
         pytest.fail(str(e), pytrace=False)
+    _started.append(server)
     yield server
     server.stop()
+
+
+_started: list[servers.CompatServer] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for (version, backend), said in sorted(servers.SUMMARY.items()):
+        terminalreporter.write_line(f"compat server {version} ({backend}): {said}")
+    for s in _started:
+        b = s.build
+        terminalreporter.write_line(
+            f"compat server {s.version} ({s.backend}): environment built in {b.get('build_seconds')} s "
+            f"({b.get('size_bytes', 0) / 1e6:.0f} MB, cached in {servers.venv_dir(s.version)}), "
+            f"started in {s.start_seconds} s")

@@ -9,11 +9,18 @@ oldest and the newest server on SQLite, `pytest -m compat` every version on SQLi
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import textwrap
+import urllib.error
+import urllib.parse
+import urllib.request
 import warnings
 
+from support import compat
 from support.integration import audit_tags, client, managed, seed_versions, write, writes_reported
+
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # Logs a pyfunc model the way a team on that server version does: with the server version's own
 # client (MLflow 2 keeps it among the run's artifacts, MLflow 3 as a logged model of the run).
@@ -216,3 +223,41 @@ def test_apply_with_lock_takes_and_releases_the_lease(compat_server, unique_name
     assert list(store.search_registered_models("name LIKE 'mlflow-gitops.lock.%'", 100)) == []
     assert [m.name for m in store.search_registered_models(f"name = '{unique_name}'", 100)] == [unique_name]
     empty_plan(cli, tree, uri)
+
+
+def round_trips(stderr: str) -> int:
+    m = re.search(r"(\d+) registry round trips", stderr)
+    assert m, stderr
+    return int(m.group(1))
+
+
+def accepts_name_in(uri: str, name: str) -> bool:
+    """Does the server take `name IN (...)` in model searches? (Asked directly, for the record.)"""
+    query = urllib.parse.urlencode({"filter": f"name IN ('{name}')", "max_results": 10})
+    try:
+        with NO_PROXY.open(f"{uri}/api/2.0/mlflow/registered-models/search?{query}", timeout=30) as r:
+            return [m["name"] for m in json.load(r).get("registered_models", [])] == [name]
+    except urllib.error.HTTPError:
+        return False
+
+
+def test_reads_take_as_many_round_trips_for_one_model_as_for_ten(compat_server, unique_name, cli, tmp_path):
+    uri = compat_server.uri
+    names = [f"{unique_name}_{i}" for i in range(10)]
+    for n in names:
+        seed_versions(uri, n, ["Production"])
+    trees = {}
+    for count in (1, 10):
+        trees[count] = tmp_path / f"t{count}"
+        for n in names[:count]:
+            write(trees[count] / f"{n}.yaml", manifest(n, "versions:\n  - version: 1\n    stage: Production\n"))
+    trips = {}
+    for count, tree in trees.items():
+        planned = cli("plan", tree, "--detailed-exitcode", "--verbose", "--tracking-uri", uri)
+        assert planned.returncode == 0, planned.stdout + planned.stderr
+        trips[count] = round_trips(planned.stderr)
+    supported = accepts_name_in(uri, names[0])
+    compat.SUMMARY[(compat_server.version, compat_server.backend)] = f"name IN: {supported}, plan round trips {trips}"
+    assert trips[1] == trips[10]
+    # two searches (models, versions); a server that refuses `name IN` costs two more, refused
+    assert trips[1] == (2 if supported else 4)

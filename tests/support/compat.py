@@ -41,6 +41,7 @@ VERSIONS: dict[str, tuple[str, ...]] = {
 }
 OLDEST, NEWEST = "2.9.2", "3.17.2"
 COMMON = ("psycopg2-binary>=2.9",)
+SUMMARY: dict[tuple[str, str], str] = {}  # (version, backend) -> what the tests saw it support
 
 CACHE = Path(os.environ.get("MLFLOW_GITOPS_COMPAT_CACHE") or Path.home() / ".cache" / "mlflow-gitops-compat")
 BUILD_TIMEOUT = 900.0
@@ -116,6 +117,9 @@ def server_python(version: str) -> tuple[Path, dict]:
             "size_bytes": _size(target),
         }
         record_path.write_text(json.dumps(record, indent=1))
+        for stale in CACHE.glob(f"{version}-*"):  # the same version with earlier pins
+            if stale != target:
+                shutil.rmtree(stale, ignore_errors=True)
         return python, record
 
 
