@@ -43,6 +43,7 @@ from reconciler.apply.permissions import REQUIRED, User
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry
+from reconciler.registry.capabilities import Capabilities
 from reconciler.registry.snapshot import PROMPT_REFUSAL, LiveModel, LiveVersion, RunRecord, Snapshot
 from reconciler.registry.tls import failure as failure_of_tls
 from reconciler.target import Target
@@ -308,6 +309,7 @@ class Registry:
             if not read_only:
                 uris.require_sqlite_directory(uri, what)
         self._in_filters = True  # until a server refuses `name IN (...)`
+        self.capabilities = Capabilities()  # APIs older servers lack, learnt on first use
         self._prefetched: Background | None = None
         self._lock = threading.Lock()
         self._calls = 0
@@ -728,18 +730,24 @@ class Registry:
     def _resolve_run_source(self, uri: str, run_id: str) -> tuple[str, str | None]:
         """Where `runs:/<run_id>/<path>` really lives. MLflow 3 logs models as logged models
         (`models:/<model_id>`) produced by the run; older runs keep the model among the run's
-        own artifacts. (The client's list_artifacts merges both, so ask for logged models first.)"""
+        own artifacts, as do all runs on MLflow 2 servers (no logged models: registry.capabilities)."""
         artifact_path = uri.split("/", 2)[2] if uri.count("/") >= 2 else "model"
         run = self._call("reading the run", self.client.get_run, run_id)
-        logged = self._call(
+        # MLflow 2 servers have no logged models: their runs keep models among their artifacts.
+        logged = self.capabilities.attempt("logged_models", lambda: self._call(
             "reading the run's logged models", self.client.search_logged_models,
             experiment_ids=[run.info.experiment_id],
             filter_string=f"name = '{artifact_path}' AND source_run_id = '{run_id}'",
-        )
+        ), fallback=[])  # fmt: skip
         if logged:
             newest = max(logged, key=lambda m: m.creation_timestamp or 0)
             return f"models:/{newest.model_id}", newest.model_id
-        files = self._call("listing the run's artifacts", self.client.list_artifacts, run_id, artifact_path)
+        # The run's own artifact store, not MlflowClient.list_artifacts: MLflow 3's also searches the
+        # logged models again (a round trip, and a 404 on MLflow 2 servers).
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        artifacts = get_artifact_repository(run.info.artifact_uri)
+        files = self._call("listing the run's artifacts", artifacts.list_artifacts, artifact_path)
         if any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files):
             return f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}", None
         raise RegistryError(
