@@ -38,7 +38,7 @@ ENV_TREES = ("staging", "prod")
 
 SCRIPT_KEYS = {"run", "script", "before_script", "after_script"}
 CONTROL_TOKENS = {"|", "||", "|&", "&", "&&", ";", ";;", "(", ")"}
-PATH_COMMANDS = {"validate", "plan", "apply", "drift"}
+PATH_COMMANDS = {"validate", "plan", "apply", "drift", "propose"}
 JUNIT_REPORTERS = ("mikepenz/action-junit-report", "dorny/test-reporter")
 STICKY_COMMENTERS = ("marocchino/sticky-pull-request-comment", "actions/github-script")
 CREDENTIAL_VARS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_USERNAME")
@@ -295,7 +295,7 @@ def test_every_mlflow_gitops_command_line_is_accepted_by_the_real_cli():
         found += [f"{path.relative_to(REPO_ROOT)} {where}: mlflow-gitops {shlex.join(argv)}: {p}" for p in problems(argv)]
     assert not found, "\n".join(found)
     # the extraction itself works: every example command is found (and none of them is lost)
-    assert {"plan", "apply", "drift", "validate"} <= set(seen)
+    assert {"plan", "apply", "drift", "validate", "propose"} <= set(seen)
 
 
 def test_the_checker_rejects_what_the_cli_rejects():
@@ -371,6 +371,22 @@ def workflow_invocations(workflow: dict) -> list[list[str]]:
 
 def steps_of(workflow: dict) -> list[dict]:
     return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def step_env(step: dict, **values: str) -> dict[str, str]:
+    """The step's env: with each `${{ }}` value replaced by a stand-in, and `values` on top."""
+    env = {k: ("stand-in" if "${{" in str(v) else str(v)) for k, v in step.get("env", {}).items()}
+    return {**env, **values}
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def find_step(workflow: dict, predicate) -> dict:
+    matches = [s for s in steps_of(workflow) if predicate(s)]
+    assert len(matches) == 1, matches
+    return matches[0]
 
 
 def option_value(argv: list[str], *flags: str) -> str | None:
@@ -591,15 +607,18 @@ def gitlab_script(job: dict) -> str:
 
 def test_gitlab_jobs_run_on_their_events():
     jobs = gitlab_jobs()
-    assert set(jobs) == {"plan", "apply", "drift"}
+    assert set(jobs) == {"plan", "apply", "drift", "propose"}
     assert '$CI_PIPELINE_SOURCE == "merge_request_event"' in rule_conditions(jobs["plan"])
     assert "$CI_DEFAULT_BRANCH" in rule_conditions(jobs["apply"])
     assert '$CI_PIPELINE_SOURCE == "schedule"' in rule_conditions(jobs["drift"])
     for name, job in jobs.items():
         others = {"plan": "merge_request_event", "apply": "push", "drift": "schedule"}
         for other, event in others.items():
-            if other != name:
+            if other != name and {name, other} != {"drift", "propose"}:
                 assert f'"{event}"' not in rule_conditions(job), f"{name} would also run on {event}"
+    # the nightly drift and the nightly proposal are two schedules, told apart by a variable
+    assert '$MLFLOW_GITOPS_PROPOSE != "true"' in rule_conditions(jobs["drift"])
+    assert rule_conditions(jobs["propose"]) == '$CI_PIPELINE_SOURCE == "schedule" && $MLFLOW_GITOPS_PROPOSE == "true"'
 
 
 def test_gitlab_apply_is_serialised_and_locked_and_drift_reports_junit():
@@ -779,3 +798,193 @@ def test_staging_and_prod_declare_the_same_models_by_source_never_by_version_num
         prod_sources = {v.get("source") for v in models["prod"][name]["versions"]}
         staging_sources = {v.get("source") for v in models["staging"][name]["versions"]}
         assert prod_sources & staging_sources, f"{name}: no version shared by staging and prod"
+
+
+# ---- the nightly proposal (propose -> plan -> pull/merge request) ----------------------------------
+
+PROPOSE_WORKFLOW = GITHUB_DIR / "mlflow-gitops-propose.yml"
+PROPOSED_RUN = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+PROPOSE_OUT = (
+    f"Best run in experiment 'demand_forecaster': {PROPOSED_RUN} (mape 0.081).\n"
+    "--- a/manifests/prod/demand_forecaster.yaml\n+++ b/manifests/prod/demand_forecaster.yaml\n"
+    f"@@ -1,2 +1,3 @@\n versions:\n+  - run_id: {PROPOSED_RUN}\n"
+    f"Updated manifests/prod/demand_forecaster.yaml: model 'demand_forecaster' declares run {PROPOSED_RUN}.\n"
+)
+# A stand-in CLI that answers each command on its own, and stand-ins for git and gh that log.
+DISPATCHING_CLI = """#!/bin/sh
+printf '%s\\n' "$*" >> "$FAKE_CALLS"
+case "$1" in
+  propose) printf '%s' "$FAKE_PROPOSE_OUT"; exit "$FAKE_PROPOSE_EXIT" ;;
+  plan) printf '%s' "$FAKE_PLAN_OUT"; printf '%s' "$FAKE_PLAN_ERR" >&2; exit "$FAKE_PLAN_EXIT" ;;
+esac
+exit 99
+"""
+LOGGING_TOOL = """#!/bin/sh
+printf '%s %s\\n' "$(basename "$0")" "$*" >> "$FAKE_CALLS"
+if [ "$(basename "$0") $1 $2" = "gh pr list" ]; then printf '%s' "$FAKE_OPEN_PR"; fi
+exit 0
+"""
+
+
+@pytest.fixture
+def propose_tools(fake_cli):
+    bin_dir = fake_cli.work.parent / "bin"
+    for name, text in {"mlflow-gitops": DISPATCHING_CLI, "git": LOGGING_TOOL, "gh": LOGGING_TOOL}.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+
+    def run(script: str, *, propose_exit: int = 2, plan_exit: int = 0, open_pr: str = "", env: dict | None = None):
+        calls = fake_cli.work.parent / "calls"
+        calls.unlink(missing_ok=True)
+        ran = fake_cli(script, 0, env={
+            "FAKE_PROPOSE_OUT": PROPOSE_OUT, "FAKE_PROPOSE_EXIT": str(propose_exit), "FAKE_PLAN_EXIT": str(plan_exit),
+            "FAKE_PLAN_OUT": "### mlflow-gitops plan\n| Promotions | mape |\n",
+            "FAKE_PLAN_ERR": "Plan blocked by 1 gate\n" if plan_exit == 1 else "", "FAKE_OPEN_PR": open_pr,
+            **(env or {})})
+        ran.calls = calls.read_text().splitlines() if calls.exists() else []
+        return ran
+
+    run.work = fake_cli.work
+    return run
+
+
+def test_github_propose_workflow_is_nightly_pinned_and_proposes_into_one_manifest():
+    workflow = load(PROPOSE_WORKFLOW)
+    on = triggers(workflow)
+    assert "workflow_dispatch" in on and all(len(e["cron"].split()) == 5 for e in on["schedule"])
+    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
+    for step in steps_of(workflow):
+        if "uses" in step:  # third-party code with write access: pinned by commit, not by a movable tag
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+    install = find_step(workflow, lambda s: s.get("name") == "Install mlflow-gitops")
+    assert "uv tool install" in install["run"] and re.search(r"@[0-9a-f]{40}$", install["env"]["MLFLOW_GITOPS_FROM"])
+    proposes = [a for a in workflow_invocations(workflow) if a[0] == "propose"]
+    assert len(proposes) == 1
+    argv = proposes[0]
+    assert {"--detailed-exitcode", "--archive-previous"} <= set(argv)
+    assert option_value(argv, "--stage") == "Production" and option_value(argv, "--alias") == "champion"
+    plans = [a for a in workflow_invocations(workflow) if a[0] == "plan"]
+    assert plans and all(option_value(a, "--format", "-f") == "markdown" for a in plans)
+    # the branch holds exactly the file propose edits
+    pr = find_step(workflow, lambda s: s.get("name") == "Open or update the pull request")
+    assert f"-- {argv[1]}" in pr["run"]
+
+
+def github_propose_steps():
+    workflow = load(PROPOSE_WORKFLOW)
+    return (find_step(workflow, lambda s: s.get("id") == "propose"), find_step(workflow, lambda s: s.get("id") == "plan"),
+            find_step(workflow, lambda s: s.get("name") == "Open or update the pull request"),
+            find_step(workflow, lambda s: "PLAN_EXIT" in s.get("env", {})))
+
+
+def test_github_propose_with_nothing_to_propose_stops_before_the_pull_request(propose_tools):
+    propose, plan, pr, _ = github_propose_steps()
+    ran = propose_tools(propose["run"], propose_exit=0, env=step_env(propose))
+    assert ran.returncode == 0 and "Nothing to propose" in ran.stdout
+    assert github_outputs(propose_tools.work / "github_output")["exitcode"] == "0"
+    assert plan["if"] == pr["if"] == "steps.propose.outputs.exitcode == '2'"
+    failed = propose_tools(propose["run"], propose_exit=1, env=step_env(propose))
+    assert failed.returncode == 1
+
+
+@pytest.mark.parametrize("open_pr", ["", "12"], ids=["opens", "updates"])
+def test_github_propose_opens_or_updates_one_pull_request_with_the_plan_as_body(propose_tools, open_pr):
+    propose, plan, pr, gate = github_propose_steps()
+    assert propose_tools(propose["run"], env=step_env(propose)).returncode == 0
+    planned = propose_tools(plan["run"], env=step_env(plan))
+    assert planned.returncode == 0, planned.stderr
+    body = (propose_tools.work / "body.md").read_text()
+    assert "| Promotions | mape |" in body and f"Best run in experiment 'demand_forecaster': {PROPOSED_RUN}" in body
+    assert "+  - run_id" not in body  # the diff is the pull request's own
+    opened = propose_tools(pr["run"], open_pr=open_pr, env=step_env(pr))
+    assert opened.returncode == 0, opened.stderr
+    branch = "mlflow-gitops/propose/demand_forecaster"
+    assert f"git push --quiet --force origin {branch}" in opened.calls
+    title = f"Promote run {PROPOSED_RUN} of demand_forecaster to Production"
+    assert f"git commit --quiet -m {title} -- manifests/prod/demand_forecaster.yaml" in opened.calls
+    gh = [c for c in opened.calls if c.startswith("gh pr ") and not c.startswith("gh pr list")]
+    if open_pr:
+        assert gh == [f"gh pr edit 12 --title {title} --body-file body.md"]
+    else:
+        assert gh == [f"gh pr create --head {branch} --base stand-in --title {title} --body-file body.md"]
+    assert gate["if"].startswith("steps.plan.outputs.exitcode != ''")
+
+
+def test_github_propose_blocked_plan_still_opens_the_pull_request_then_fails(propose_tools):
+    propose, plan, pr, gate = github_propose_steps()
+    propose_tools(propose["run"], env=step_env(propose))
+    planned = propose_tools(plan["run"], plan_exit=1, env=step_env(plan))
+    assert planned.returncode == 0  # the pull request step still runs
+    assert github_outputs(propose_tools.work / "github_output")["exitcode"] == "1"
+    body = (propose_tools.work / "body.md").read_text()
+    assert "The plan fails (exit 1)" in body and "Plan blocked by 1 gate" in body and "| Promotions |" in body
+    verdict = propose_tools(gate["run"], env=step_env(gate, PLAN_EXIT="1"))
+    assert verdict.returncode == 1
+
+
+class _FakeGitLabMergeRequests(BaseHTTPRequestHandler):
+    """GitLab's merge-request API, as much of it as the propose job uses."""
+
+    mrs: list[dict]
+    requests: list[tuple[str, str]]
+
+    def _reply(self, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> dict:
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def do_GET(self):
+        self.requests.append(("GET", self.path))
+        self._reply([m for m in self.mrs if f"source_branch={m['source_branch'].replace('/', '%2F')}" in self.path])
+
+    def do_POST(self):
+        self.requests.append(("POST", self.path))
+        mr = {"iid": len(self.mrs) + 1, **self._body()}
+        self.mrs.append(mr)
+        self._reply(mr)
+
+    def do_PUT(self):
+        self.requests.append(("PUT", self.path))
+        mr = next(m for m in self.mrs if m["iid"] == int(self.path.rsplit("/", 1)[1]))
+        mr.update(self._body())
+        self._reply(mr)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_gitlab_propose_opens_one_merge_request_then_updates_it(propose_tools):
+    job = gitlab_jobs()["propose"]
+    handler = type("MRs", (_FakeGitLabMergeRequests,), {"mrs": [], "requests": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {"GITLAB_API_TOKEN": "glpat-test-token", "CI_API_V4_URL": f"http://127.0.0.1:{server.server_port}/api/v4",
+               "CI_PROJECT_ID": "42", "CI_DEFAULT_BRANCH": "main", "CI_JOB_URL": "u", "CI_SERVER_URL": "https://gl",
+               "CI_PROJECT_PATH": "acme/models"}
+        script = gitlab_script(job)
+        first = propose_tools(script, env=env)
+        second = propose_tools(script, plan_exit=1, env=env)
+        nothing = propose_tools(script, propose_exit=0, env=env)
+    finally:
+        server.shutdown()
+        thread.join()
+    assert first.returncode == 0, first.stderr
+    assert second.returncode != 0  # blocked: the merge request is updated, then the job fails
+    assert nothing.returncode == 0 and "Nothing to propose" in nothing.stdout
+    assert not [c for c in nothing.calls if c.startswith(("git ", "plan"))]
+    assert [m for m, _ in handler.requests] == ["GET", "POST", "GET", "PUT"]
+    (mr,) = handler.mrs
+    assert mr["source_branch"] == "mlflow-gitops/propose/demand_forecaster" and mr["target_branch"] == "main"
+    assert mr["title"] == f"Promote run {PROPOSED_RUN} of demand_forecaster to Production"
+    assert "The plan fails (exit 1)" in mr["description"] and "| Promotions |" in mr["description"]
+    pushes = [c for c in first.calls if c.startswith("git ") and " push " in c]
+    assert pushes and "glpat-test-token" not in " ".join(first.calls)  # the token is not on a command line
+    assert pushes[0].endswith("https://gl/acme/models.git HEAD:refs/heads/mlflow-gitops/propose/demand_forecaster")
