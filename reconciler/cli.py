@@ -254,6 +254,81 @@ def propose(
 
 
 @app.command()
+def serve(
+    paths: Paths,
+    interval: Annotated[
+        float, typer.Option("--interval", metavar="SECONDS", min=0.1, help="Seconds between reconciliation cycles.")
+    ] = 60,
+    self_heal: Annotated[
+        bool, typer.Option("--self-heal", help="Apply drift as soon as it is noticed (every model; otherwise only "
+                                                "models with policy.self_heal: true). Without it nothing is written.")
+    ] = False,
+    listen: Annotated[
+        str, typer.Option("--listen", metavar="HOST:PORT", help="Address of /, /healthz, /metrics, /api/status and "
+                                                                 "POST /webhook.")
+    ] = "127.0.0.1:9465",
+    git_pull: Annotated[
+        bool, typer.Option("--git-pull", help="Run `git pull --ff-only` in the manifests' repository before each cycle.")
+    ] = False,
+    notify_url: Annotated[
+        str | None, typer.Option("--notify-url", metavar="URL",
+                                 help="POST a JSON message (Slack-compatible `text`) on each transition: out of "
+                                      "sync, healed, heal failed, cycles failing, recovered.")
+    ] = None,
+    events: Annotated[
+        str | None, typer.Option("--events", metavar="FILE", help="Append drift and heal events to FILE (JSON lines).")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one cycle and exit: 0 in sync or healed, 2 drift left, 1 error.")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    timeout: Timeout = 300,
+) -> None:
+    """Reconcile continuously: notice drift every --interval and on MLflow webhooks, export Prometheus
+    metrics and a status page, notify, and with --self-heal revert changes made outside git. Runs until
+    SIGTERM/SIGINT (exit 0)."""
+    from reconciler.commands import serve as cmd
+
+    handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), interval, self_heal, listen, git_pull,
+                           notify_url, events, once, timeout))
+
+
+@app.command()
+def history(
+    paths: Paths,
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME", help="The registered model to show.",
+                                       show_default=False)],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="TIME",
+                     help="Only what held each stage and alias at TIME (ISO 8601; UTC unless an offset is given)."),
+    ] = None,
+    format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    events: Annotated[
+        str | None,
+        typer.Option("--events", metavar="FILE", help="Join the drift and heal events `serve --events FILE` logged."),
+    ] = None,
+    registry: Annotated[
+        bool,
+        typer.Option("--registry/--no-registry",
+                     help="Join apply's audit stamps from the registry (--no-registry: git and events only)."),
+    ] = True,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    verbose: Verbose = False,
+    timeout: Timeout = 300,
+) -> None:
+    """Which version held each stage and alias over time: from the manifests' git history (commit,
+    author, date), joined with apply's audit stamps (when applied, by whom, CI run) and serve's events.
+    Never writes. Exit 0, 1 error."""
+    from reconciler.commands import history as cmd
+
+    handle(lambda: cmd.run(paths, model, at, format.value, target(tracking_uri, registry_uri) if registry else None,
+                           events, verbose, timeout))
+
+
+@app.command()
 def schema() -> None:
     """Print the manifest JSON Schema (format v1)."""
     from reconciler.commands import schema as cmd

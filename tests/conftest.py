@@ -61,7 +61,7 @@ PG_DB_PREFIX = "mlflow_gitops_test_"
 # the subprocesses we start.
 _URI_ENV_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
-SERVER_KINDS = ("sqlite", "postgres", "auth", "scratch")
+SERVER_KINDS = ("sqlite", "postgres", "auth", "scratch", "webhook")
 _BACKEND_FIXTURES = {"embedded_uri", "sqlite_server", "postgres_server", "registry_uri"}
 _PARAM_TO_KIND = {"server-sqlite": "sqlite", "server-postgres": "postgres"}
 
@@ -431,6 +431,9 @@ class _ServerPool:
             elif kind == "auth":
                 backend = f"sqlite:///{workdir / 'server.db'}"
                 extra = _auth_settings(workdir)
+            elif kind == "webhook":
+                backend = f"sqlite:///{workdir / 'server.db'}"
+                extra = {"extra_env": WEBHOOK_SERVER_ENV}
             elif kind == "postgres":
                 db = _pg_create_database()
                 self.pg_databases.append(db)
@@ -517,6 +520,19 @@ def _auth_settings(workdir: Path) -> dict:
     }
 
 
+# MLflow (3.3+) delivers webhooks only to https URLs that resolve to public addresses, caches each
+# event's webhook list for 60 s, and encrypts webhook secrets with a key it makes up per process
+# unless given one (mlflow/environment_variables.py, mlflow/utils/validation.py, mlflow/webhooks/).
+# Tests deliver to a `serve` on http://127.0.0.1 right after creating the webhook.
+WEBHOOK_SERVER_ENV = {
+    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+    "MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": "bWxmbG93LWdpdG9wcy10ZXN0LWtleS0zMi1ieXRlcyE=",
+}
+
+
 def _sigterm_to_interrupt(signum, frame):
     raise KeyboardInterrupt(f"received signal {signum}")
 
@@ -584,6 +600,12 @@ def scratch_server(_server_pool) -> MlflowServer:
     """A SQLite ``mlflow server`` of its own, for the tests that kill a server: after ``.stop()``,
     its data stays in ``.backend_store_uri``; ``.launch()`` + ``poll_ready()`` would restart it."""
     return _server_pool.get("scratch")
+
+
+@pytest.fixture(scope="session")
+def webhook_server(_server_pool) -> MlflowServer:
+    """A SQLite ``mlflow server`` that delivers webhooks to loopback http:// URLs (WEBHOOK_SERVER_ENV)."""
+    return _server_pool.get("webhook")
 
 
 def pytest_unconfigure(config):

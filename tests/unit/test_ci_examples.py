@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
+from workflows import ACTION_FILE, Runner, action_argv, is_tool_action
 
 from reconciler.cli import app
 
@@ -181,6 +182,10 @@ def all_invocations():
             for tokens in command_lines(script):
                 for argv in invocations(tokens):
                     yield path, where, argv
+        if path.parent == GITHUB_DIR:
+            for step in steps_of(load(path)):
+                if is_tool_action(step):
+                    yield path, f"uses: {step['uses']}", action_argv(step.get("with", {}))
     configured = [h for repo in load(PRE_COMMIT_CONFIG)["repos"] for h in repo["hooks"]]
     for hook in [*hook_definitions().values(), *configured]:
         hook = {**hook_definitions()[hook["id"]], **hook}
@@ -355,16 +360,33 @@ def test_scripts_never_expand_expressions_or_print_credentials():
 
 
 def workflow_invocations(workflow: dict) -> list[list[str]]:
-    return [
+    in_scripts = [
         argv
         for _, script in script_blocks(workflow)
         for tokens in command_lines(script)
         for argv in invocations(tokens)
     ]
+    return in_scripts + [action_argv(s.get("with", {})) for s in steps_of(workflow) if is_tool_action(s)]
 
 
 def steps_of(workflow: dict) -> list[dict]:
     return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def step_env(step: dict, **values: str) -> dict[str, str]:
+    """The step's env: with each `${{ }}` value replaced by a stand-in, and `values` on top."""
+    env = {k: ("stand-in" if "${{" in str(v) else str(v)) for k, v in step.get("env", {}).items()}
+    return {**env, **values}
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def find_step(workflow: dict, predicate) -> dict:
+    matches = [s for s in steps_of(workflow) if predicate(s)]
+    assert len(matches) == 1, matches
+    return matches[0]
 
 
 def option_value(argv: list[str], *flags: str) -> str | None:
@@ -380,7 +402,11 @@ def test_every_github_workflow_pins_its_actions_and_passes_credentials_as_mlflow
         workflow = load(path)
         for step in steps_of(workflow):
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[\w.-]+", step["uses"]), f"{path.name}: {step['uses']}"
+                # by commit SHA: a tag can be moved to other code, a SHA cannot
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), f"{path.name}: {step['uses']}"
+        text = path.read_text(encoding="utf-8")
+        for uses, comment in re.findall(r"uses: (\S+)(.*)", text):
+            assert re.fullmatch(r" # v\d[^ ]*.*", comment), f"{path.name}: {uses}: name the version in a comment"
         for job in workflow["jobs"].values():
             for name, value in job.get("env", {}).items():
                 if "secrets." in str(value):
@@ -468,71 +494,99 @@ def fake_cli(tmp_path):
         )
 
     run.work = work
+    run.bin = bin_dir
+    run.calls = tmp_path / "calls"
     return run
 
 
-def step_env(step: dict, **values: str) -> dict[str, str]:
-    """The step's env: with each `${{ }}` value replaced by a stand-in, and `values` on top."""
-    env = {k: ("stand-in" if "${{" in str(v) else str(v)) for k, v in step.get("env", {}).items()}
-    return {**env, **values}
 
 
-def github_outputs(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
-def find_step(workflow: dict, predicate) -> dict:
-    matches = [s for s in steps_of(workflow) if predicate(s)]
-    assert len(matches) == 1, matches
-    return matches[0]
+
+
+def run_workflow(fake_cli, name: str, exit_code: int, *, stdout: str = "", stderr: str = "") -> Runner:
+    """The workflow's job, the action included (its install step aside), with the stand-in CLI."""
+    workflow = load(GITHUB_DIR / name)
+    (job,) = workflow["jobs"].values()
+    temp = fake_cli.work.parent / "runner-temp"
+    temp.mkdir()
+    runner = Runner(work=fake_cli.work, temp=temp, skip_install=True, env={
+        "PATH": f"{fake_cli.bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_CALLS": str(fake_cli.calls), "FAKE_EXIT": str(exit_code), "FAKE_STDOUT": stdout, "FAKE_STDERR": stderr,
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+    })
+    runner.run_job(job)
+    return runner
 
 
 @pytest.mark.parametrize(
     ("exit_code", "check_fails"), [(0, False), (2, False), (1, True)], ids=["no-changes", "changes", "error"]
 )
 def test_github_plan_comment_shows_the_plan_or_the_error_and_only_errors_fail(fake_cli, exit_code, check_fails):
-    workflow = load(GITHUB_DIR / "mlflow-gitops-plan.yml")
-    plan = find_step(workflow, lambda s: s.get("id") == "plan")
     stdout = "### mlflow-gitops plan\n| change |\n"
     stderr = "manifests/prod/x.yaml:3:7: model 'x' is already declared at manifests/prod/y.yaml:3\n"
-    ran = fake_cli(plan["run"], exit_code, stdout=stdout, stderr=stderr, env=step_env(plan))
-    assert ran.returncode == 0, ran.stderr  # the comment step must still get to run
-
-    outputs = github_outputs(fake_cli.work / "github_output")
-    assert outputs["exitcode"] == str(exit_code)
+    runner = run_workflow(fake_cli, "mlflow-gitops-plan.yml", exit_code, stdout=stdout, stderr=stderr)
+    assert runner.failed == check_fails
+    assert fake_cli.calls.read_text().splitlines() == ["plan manifests/prod --format markdown --detailed-exitcode"]
+    assert runner.outputs["plan"]["exit-code"] == str(exit_code)
     comment = (fake_cli.work / "comment.md").read_text()
     if check_fails:
         assert f"plan failed (exit {exit_code})" in comment and stderr in comment
     else:
         assert comment.startswith(stdout)
-
-    sticky = find_step(workflow, lambda s: s.get("uses", "").startswith(STICKY_COMMENTERS))
-    assert sticky["with"]["path"] == "comment.md"
-    gate = find_step(workflow, lambda s: "PLAN_EXIT" in s.get("env", {}))
-    verdict = fake_cli(gate["run"], 0, env=step_env(gate, PLAN_EXIT=outputs["exitcode"]))
-    assert (verdict.returncode != 0) == check_fails
+    posted = [r for r in runner.results if "Post the plan" in r.name]
+    assert posted and not posted[0].skipped  # the comment is posted whatever the outcome
+    assert comment in runner.summary.read_text()
 
 
-@pytest.mark.parametrize(("exit_code", "job_exit"), [(0, 0), (2, 2), (1, 1)], ids=["in-sync", "drift", "error"])
-def test_github_drift_fails_the_job_on_drift_and_on_errors(fake_cli, exit_code, job_exit):
-    workflow = load(GITHUB_DIR / "mlflow-gitops-drift.yml")
-    audit = find_step(workflow, lambda s: s.get("id") == "drift")
+@pytest.mark.parametrize(("exit_code", "job_fails"), [(0, False), (2, True), (1, True)], ids=["in-sync", "drift", "error"])
+def test_github_drift_fails_the_job_on_drift_and_on_errors_and_still_reports(fake_cli, exit_code, job_fails):
     text_report = "demand_forecaster v2: stage Production -> Staging (by alice, 2026-11-26 09:12 UTC)\n"
-    ran = fake_cli(audit["run"], exit_code, stdout=text_report, env=step_env(audit))
-    assert ran.returncode == 0, ran.stderr  # the upload and report steps come after it
-    assert text_report in ran.stdout and text_report in (fake_cli.work / "summary.md").read_text()
-    outputs = github_outputs(fake_cli.work / "github_output")
-    gate = find_step(workflow, lambda s: "DRIFT_EXIT" in s.get("env", {}))
-    verdict = fake_cli(gate["run"], 0, env=step_env(gate, DRIFT_EXIT=outputs["exitcode"]))
-    assert verdict.returncode == job_exit
+    runner = run_workflow(fake_cli, "mlflow-gitops-drift.yml", exit_code, stdout=text_report)
+    assert runner.failed == job_fails
+    audit = next(r for r in runner.results if r.name == "Audit the prod registry")
+    assert text_report in audit.stdout and text_report in runner.summary.read_text()
+    reports = [r for r in runner.results if "JUnit" in r.name]
+    assert len(reports) == 2 and not any(r.skipped for r in reports)
 
 
 @pytest.mark.parametrize("exit_code", [1, 2])
-def test_github_apply_fails_the_job_when_apply_fails_even_through_tee(fake_cli, exit_code):
-    workflow = load(GITHUB_DIR / "mlflow-gitops-apply.yml")
-    apply = find_step(workflow, lambda s: "apply" in s.get("name", "").lower() and "run" in s)
-    ran = fake_cli(apply["run"], exit_code, stdout="Apply failed.\n", env=step_env(apply))
-    assert ran.returncode == exit_code
+def test_github_apply_failure_fails_the_job_and_the_summary_shows_the_error(fake_cli, exit_code):
+    error = "register_version failed against https://mlflow.example.com: 403 PERMISSION_DENIED\n"
+    runner = run_workflow(fake_cli, "mlflow-gitops-apply.yml", exit_code, stdout="Apply failed.\n", stderr=error)
+    assert runner.failed
+    summary = runner.summary.read_text()
+    assert f"failed (exit {exit_code})" in summary and error in summary and "Apply failed." in summary
+    assert f"::error title=mlflow-gitops apply failed (exit {exit_code})::{error.strip()}" in runner.results[1].stdout
+    assert [r.skipped for r in runner.results] == [False, False, True]  # no plan check after a failed apply
+
+
+def test_github_apply_success_then_the_plan_check_runs(fake_cli):
+    runner = run_workflow(fake_cli, "mlflow-gitops-apply.yml", 0, stdout="Apply complete! 3 changes applied.\n")
+    assert not runner.failed
+    assert fake_cli.calls.read_text().splitlines() == [
+        "apply manifests/prod --auto-approve --lock --timeout 900", "plan manifests/prod --detailed-exitcode"]
+    assert "Apply complete!" in runner.summary.read_text()
+
+
+def test_the_action_passes_inputs_through_env_and_never_evaluates_them(fake_cli):
+    """`args` are shell words: quotes group, `$(...)` and `;` stay text, never run."""
+    action = load(ACTION_FILE)
+    for step in action["runs"]["steps"]:
+        assert "${{" not in step["run"], f"{step['name']}: pass inputs through env:"
+    workflow = {"steps": [{"id": "x", "uses": "me/mlflow-gitops@" + "0" * 40, "with": {
+        "command": "plan", "paths": "manifests/prod 'manifests/with space'",
+        "args": "--format markdown --out '$(touch pwned); echo'"}}]}
+    temp = fake_cli.work.parent / "runner-temp"
+    temp.mkdir()
+    runner = Runner(work=fake_cli.work, temp=temp, skip_install=True, env={
+        "PATH": f"{fake_cli.bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_CALLS": str(fake_cli.calls), "FAKE_EXIT": "0", "FAKE_STDOUT": "", "FAKE_STDERR": ""})
+    runner.run_job(workflow)
+    assert not runner.failed, runner.results
+    assert fake_cli.calls.read_text() == "plan manifests/prod manifests/with space --format markdown --out $(touch pwned); echo\n"
+    assert not (fake_cli.work / "pwned").exists()
 
 
 # ---- GitLab CI -------------------------------------------------------------------------------------
