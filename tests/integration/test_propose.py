@@ -167,6 +167,10 @@ def test_no_match_errors_and_deleted_runs_write_nothing(embedded_uri, unique_nam
     no_exp = cli(*base[:5], "no_such_experiment", *base[6:])
     assert no_exp.returncode == 1 and "no experiment named 'no_such_experiment'" in no_exp.stderr
     assert path.read_bytes() == before
+    missing = tmp_path / "none" / "mlflow.db"
+    absent = cli(*base[:-1], f"sqlite:///{missing}")
+    assert absent.returncode == 1 and "no experiment named" in absent.stderr
+    assert not missing.parent.exists()  # a read of the registry creates nothing
 
     client(embedded_uri).delete_run(ids["good"])  # deleted runs are never proposed
     by_id = client(embedded_uri).get_experiment_by_name(experiment).experiment_id
