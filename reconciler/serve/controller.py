@@ -171,7 +171,7 @@ class Controller:
                 self._heal(desired, snapshot, heal, registry)
             round_trips = registry.round_trips - before
         except Exception as e:  # noqa: BLE001 - the loop outlives any failure; a bug says so
-            message = redact(" ".join(str(e).split()) if isinstance(e, ReconcilerError)
+            message = redact("; ".join(" ".join(m.split()) for m in e.messages()) if isinstance(e, ReconcilerError)
                              else f"internal error: {type(e).__name__}: {' '.join(str(e).split())}")
             self._failed(number, started, trigger, message)
             return Outcome(ok=False, error=message)

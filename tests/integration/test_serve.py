@@ -152,7 +152,8 @@ def test_self_heal_reverts_hand_changes_within_two_intervals(sqlite_server, run_
     drift = next(r for r in records if r["event"] == "drift")
     assert drift["cycle"] <= heal["cycle"]
     # the lease was released: no lock model is left behind
-    assert not client(uri).search_registered_models(filter_string="name LIKE 'mlflow-gitops.lock.%'")
+    leases = client(uri).search_registered_models(filter_string="name LIKE 'mlflow-gitops.lock.%'")
+    assert not [m for m in leases if m.tags.get("mlflow-gitops.lock.holder", "").endswith(f" pid {serve.proc.pid}")]
 
 
 def test_registry_outage_is_counted_and_recovered(sqlite_server, run_cli, tmp_path, unique_name):
@@ -210,3 +211,35 @@ def test_once_registry_unreachable_and_bad_flags(run_cli, tmp_path):
     assert done.returncode == 1 and "no such file" in done.stderr
     done = run_cli("serve", manifests, "--listen", "nonsense")
     assert done.returncode == 1 and "--listen" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_sigterm_during_a_heal_finishes_the_call_releases_the_lease_and_exits_0(sqlite_server, run_cli, tmp_path,
+                                                                               unique_name):
+    uri = sqlite_server.uri
+    seed_versions(uri, unique_name, ["Production", "Staging"])
+    manifests = tmp_path / "manifests"
+    write(manifests / "model.yaml", promotion_manifest(unique_name))  # v2 to Production: a heal to make
+    running: list[Serve] = []
+
+    def terminate(_request) -> None:  # in the proxy, when the heal's stage move arrives
+        deadline = time.monotonic() + 60
+        while not running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running[0].proc.send_signal(signal.SIGTERM)
+
+    with FaultProxy(uri) as proxy:
+        held = proxy.add(Rule(action="hang", method="POST", path="transition-stage", times=1, before=terminate))
+        serve = Serve(tmp_path, manifests, "--interval", "1", "--self-heal", "--tracking-uri", proxy.uri, env=FAST)
+        running.append(serve)
+        try:
+            serve.wait_for("the signal", lambda: "SIGTERM received" in serve.log(), timeout=120)
+            proxy.release()  # the held call now fails as a lost connection
+            code = serve.proc.wait(timeout=60)
+        finally:
+            serve.stop()
+    assert held.fired == 1
+    assert code == 0, serve.log()
+    assert "Stopped." in serve.log() and "Traceback" not in serve.log()
+    leases = client(uri).search_registered_models(filter_string="name LIKE 'mlflow-gitops.lock.%'")
+    ours = [m.name for m in leases if m.tags.get("mlflow-gitops.lock.holder", "").endswith(f" pid {serve.proc.pid}")]
+    assert ours == []  # released (other tests' leases on this shared server are theirs)
