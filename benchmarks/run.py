@@ -16,7 +16,9 @@ imports, work):
       changed) are read back and compared with the desired state, and a second apply must write
       nothing;
   (c) `validate` of 2,000 manifest files;
-  (d) the peak RSS of the 2,000 x 10 `plan`.
+  (d) the peak RSS of the 2,000 x 10 `plan`;
+  (e) a `plan` promoting 500 versions with promotion evidence and gates (1,000 runs read) and the
+      same plan of versions without runs (benchmarks/evidence.py); `--only evidence` runs just it.
 
 HTTP round trips are counted from the server's access log (and compared with what `--verbose`
 reports). The loops are linear in the number of models (two calls per model, one call per
@@ -49,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dataset
+import evidence
 
 REPO = Path(__file__).resolve().parents[1]
 LOOPS = Path(__file__).resolve().with_name("loops.py")
@@ -309,7 +312,34 @@ def bench_backend(server: Server, args, workdir: Path, env: dict[str, str], mani
     res["reapply_writes"] = int(re.search(r"(\d+) registry writes", again.stderr).group(1))
     res["latency"] = json.loads(must(run([sys.executable, str(Path(__file__).with_name("latency.py")), uri],
                                          env), "latency probe").stdout)
+    res.update(bench_evidence(server, workdir, env))
     return res
+
+
+def bench_evidence(server: Server, workdir: Path, env: dict[str, str]) -> dict:
+    """(e): the round trips and seconds of a 500-promotion plan, with evidence and gates vs without."""
+    res: dict = {}
+    for key, with_runs in (("plan_promote_evidence", True), ("plan_promote_plain", False)):
+        seconds, names = evidence.seed(server.db_uri, "ev" if with_runs else "plain", with_runs)
+        tree = evidence.write_manifests(workdir / key, names, with_policy=with_runs)
+        out = workdir / f"{key}.json"
+        plan, calls = measured(server, lambda: cli("plan", str(tree), "--tracking-uri", server.uri, "--verbose",
+                                                   "--format", "json", "--out", str(out), env=env))
+        must(plan, key)
+        doc = json.loads(out.read_text())
+        res[key] = {"s": plan.seconds, "http": calls, "reported": round_trips_reported(plan.stderr),
+                    "changes": len(doc["changes"]), "gates": len(doc["gates"]),
+                    "gates_failed": doc["summary"]["gates_failed"],
+                    "with_evidence": sum(1 for c in doc["changes"] if c.get("evidence")), "seed_s": seconds}
+    return res
+
+
+def only_evidence(server: Server, workdir: Path, env: dict[str, str], manifests: dict) -> dict:
+    dataset.seed(server.db_uri, [])  # the schema, as `mlflow server` would create it
+    server.start(env)
+    server.wait_ready()
+    must(cli("plan", str(manifests["small_probe"]), "--tracking-uri", server.uri, env=env), "warm-up plan", (0, 1))
+    return bench_evidence(server, workdir, env)
 
 
 def machine() -> dict:
@@ -335,6 +365,7 @@ def main() -> None:
                     help="apply without its audit-trail tags (the loop writes none: the same writes on both sides)")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--only", choices=["evidence"], help="run only this scenario (no loops, no validate)")
     args = ap.parse_args()
     began = time.perf_counter()
 
@@ -363,15 +394,19 @@ def main() -> None:
                       for _ in range(3))
         results["startup"]["loop_start_s"] = startup
         # (c) validate 2,000 files
-        runs = sorted(must(cli("validate", str(manifests["big"]), env=env), "validate").seconds for _ in range(5))
-        results["validate"] = {"files": BIG, "s": runs[0], "median_s": runs[2], "runs_s": runs,
-                               "load_avg": os.getloadavg()[0]}
+        if not args.only:
+            runs = sorted(must(cli("validate", str(manifests["big"]), env=env), "validate").seconds for _ in range(5))
+            results["validate"] = {"files": BIG, "s": runs[0], "median_s": runs[2], "runs_s": runs,
+                                   "load_avg": os.getloadavg()[0]}
         for backend in args.backends.split(","):
             sub = workdir / backend
             sub.mkdir()
             server = make_backend(backend, sub, args.workers)
             servers.append(server)
-            results[backend] = bench_backend(server, args, sub, env, manifests, startup)
+            if args.only == "evidence":
+                results[backend] = {"backend": backend, **only_evidence(server, sub, env, manifests)}
+            else:
+                results[backend] = bench_backend(server, args, sub, env, manifests, startup)
             drop_backend(server)
             report(results, backend)
     finally:
@@ -387,7 +422,18 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 
 
+def report_evidence(r: dict) -> None:
+    ev, plain = r["plan_promote_evidence"], r["plan_promote_plain"]
+    print(f"plan promoting 500 versions ({ev['changes']} changes): with evidence and gates {ev['s']:.2f} s, "
+          f"{ev['http']} rt ({ev['with_evidence']} promotions with evidence, {ev['gates']} gate rows, "
+          f"{ev['gates_failed']} failed); without {plain['s']:.2f} s, {plain['http']} rt")
+
+
 def report(results: dict, backend: str) -> None:
+    if results["args"].get("only") == "evidence":
+        print(f"\n== {backend}")
+        report_evidence(results[backend])
+        return
     r, s, v = results[backend], results["startup"], results["validate"]
     rows = [
         ("no-change plan 2,000 x 10", r["plan_big"], r["loop_big"]),
@@ -406,6 +452,7 @@ def report(results: dict, backend: str) -> None:
     print(f"validate {v['files']} files: {v['s']:.2f} s (median {v['median_s']:.2f} s, load {v['load_avg']:.1f}); schema {s['schema_s']:.2f} s; "
           f"import mlflow {s['import_mlflow_s']:.2f} s; python {s['python_s']:.2f} s")
     print("latency per call (ms): " + ", ".join(f"{k} {val:.1f}" for k, val in r["latency"].items()))
+    report_evidence(r)
 
 
 if __name__ == "__main__":

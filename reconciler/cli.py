@@ -202,6 +202,57 @@ def export(
     handle(lambda: cmd.run(model or [], out, by.value, target(tracking_uri, registry_uri), verbose, timeout))
 
 
+class Stage(str, Enum):
+    none = "None"
+    staging = "Staging"
+    production = "Production"
+    archived = "Archived"
+
+
+@app.command()
+def propose(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="The manifest file to edit.", show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME", help="The model whose document is edited.",
+                                       show_default=False)],
+    experiment: Annotated[str, typer.Option("--experiment", "-e", metavar="NAME_OR_ID",
+                                            help="The experiment whose runs are searched.", show_default=False)],
+    filter_string: Annotated[
+        str | None, typer.Option("--filter", metavar="EXPR", help="MLflow search filter, e.g. \"metrics.rmse < 7\".")
+    ] = None,
+    order_by: Annotated[
+        list[str] | None,
+        typer.Option("--order-by", metavar="EXPR", help="Ordering, e.g. \"metrics.rmse ASC\" (repeatable); the first "
+                                                       "run is proposed [default: newest first]."),
+    ] = None,
+    stage: Annotated[Stage | None, typer.Option("--stage", metavar="STAGE", help="Stage to declare for the run.")] = None,
+    alias: Annotated[
+        list[str] | None,
+        typer.Option("--alias", metavar="NAME", help="Alias to move onto the run (repeatable); removed from other entries."),
+    ] = None,
+    artifact_path: Annotated[
+        str, typer.Option("--artifact-path", metavar="PATH", help="The model's path in the run's artifacts.")
+    ] = "model",
+    archive_previous: Annotated[
+        bool, typer.Option("--archive-previous", help="Set `stage: Archived` on the entries that declared --stage.")
+    ] = False,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when FILE changed, 0 when it did not.")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    verbose: Verbose = False,
+    timeout: Timeout = 300,
+) -> None:
+    """Pick the best active run of an experiment and edit FILE so that the model declares it (with
+    --stage / --alias); prints the diff and whether the proposal passes the model's gates. Every other
+    byte of FILE stays. Exit 0 (2 changed, with --detailed-exitcode), 1 error."""
+    from reconciler.commands import propose as cmd
+
+    handle(lambda: cmd.run(file, model, experiment, filter_string, order_by or [], stage.value if stage else None,
+                           alias or [], artifact_path, archive_previous, detailed_exitcode,
+                           target(tracking_uri, registry_uri), verbose, timeout))
+
+
 @app.command()
 def serve(
     paths: Paths,
@@ -241,6 +292,40 @@ def serve(
 
     handle(lambda: cmd.run(paths, target(tracking_uri, registry_uri), interval, self_heal, listen, git_pull,
                            notify_url, events, once, timeout))
+
+
+@app.command()
+def history(
+    paths: Paths,
+    model: Annotated[str, typer.Option("--model", "-m", metavar="NAME", help="The registered model to show.",
+                                       show_default=False)],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="TIME",
+                     help="Only what held each stage and alias at TIME (ISO 8601; UTC unless an offset is given)."),
+    ] = None,
+    format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    events: Annotated[
+        str | None,
+        typer.Option("--events", metavar="FILE", help="Join the drift and heal events `serve --events FILE` logged."),
+    ] = None,
+    registry: Annotated[
+        bool,
+        typer.Option("--registry/--no-registry",
+                     help="Join apply's audit stamps from the registry (--no-registry: git and events only)."),
+    ] = True,
+    tracking_uri: TrackingUri = None,
+    registry_uri: RegistryUri = None,
+    verbose: Verbose = False,
+    timeout: Timeout = 300,
+) -> None:
+    """Which version held each stage and alias over time: from the manifests' git history (commit,
+    author, date), joined with apply's audit stamps (when applied, by whom, CI run) and serve's events.
+    Never writes. Exit 0, 1 error."""
+    from reconciler.commands import history as cmd
+
+    handle(lambda: cmd.run(paths, model, at, format.value, target(tracking_uri, registry_uri) if registry else None,
+                           events, verbose, timeout))
 
 
 @app.command()

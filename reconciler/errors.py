@@ -73,3 +73,14 @@ class ApplyError(ReconcilerError):
 
 class Aborted(ReconcilerError):
     """The user declined the confirmation prompt."""
+
+
+class GatesBlockedError(ReconcilerError):
+    """Promotion gates failed (policy.gates); nothing was applied."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+    def messages(self) -> list[str]:
+        return list(self.lines)

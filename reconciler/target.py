@@ -30,8 +30,18 @@ class Target:
 
 def resolve(tracking_uri: str | None = None, registry_uri: str | None = None) -> Target:
     register_environment()
+    """The URIs to use, each checked (reconciler.uris: one clear line for a URI MLflow cannot use)."""
+    from reconciler.uris import store_uri
+
     tracking = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     registry = registry_uri or os.environ.get("MLFLOW_REGISTRY_URI") or tracking
     register_uri(tracking)
     register_uri(registry)
-    return Target(tracking_uri=tracking, registry_uri=registry)
+    tracking_from = "--tracking-uri" if tracking_uri else "MLFLOW_TRACKING_URI"
+    if registry_uri:
+        registry_from = "--registry-uri"
+    elif os.environ.get("MLFLOW_REGISTRY_URI"):
+        registry_from = "MLFLOW_REGISTRY_URI"
+    else:
+        registry_from = tracking_from
+    return Target(tracking_uri=store_uri(tracking, tracking_from), registry_uri=store_uri(registry, registry_from))

@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from reconciler.errors import ApplyError, ReconcilerError
+from reconciler.plan.actions import Action
 from reconciler.plan.model import Change, Plan
 
 
@@ -119,18 +120,18 @@ def _update_version_description(reg, c, result):
     reg.update_version_description(c.model, _version(c, result), c.after)
 
 
-EXECUTORS: dict[str, Callable] = {
-    "create_model": _create_model,
-    "register_version": _register_version,
-    "transition_stage": _transition_stage,
-    "set_alias": _set_alias,
-    "delete_alias": _delete_alias,
-    "set_model_tag": _set_model_tag,
-    "delete_model_tag": _delete_model_tag,
-    "set_version_tag": _set_version_tag,
-    "delete_version_tag": _delete_version_tag,
-    "update_model_description": _update_model_description,
-    "update_version_description": _update_version_description,
+EXECUTORS: dict[Action, Callable] = {
+    Action.CREATE_MODEL: _create_model,
+    Action.REGISTER_VERSION: _register_version,
+    Action.TRANSITION_STAGE: _transition_stage,
+    Action.SET_ALIAS: _set_alias,
+    Action.DELETE_ALIAS: _delete_alias,
+    Action.SET_MODEL_TAG: _set_model_tag,
+    Action.DELETE_MODEL_TAG: _delete_model_tag,
+    Action.SET_VERSION_TAG: _set_version_tag,
+    Action.DELETE_VERSION_TAG: _delete_version_tag,
+    Action.UPDATE_MODEL_DESCRIPTION: _update_model_description,
+    Action.UPDATE_VERSION_DESCRIPTION: _update_version_description,
 }
 
 

@@ -20,23 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.errors import ReconcilerError
+from reconciler.plan.actions import Action
 from reconciler.plan.model import Change, Plan
 from reconciler.render.describe import describe, new_version_labels, subject
 
 LEVELS = {"DENY": -1, "NO_PERMISSIONS": 0, "READ": 1, "USE": 2, "EDIT": 3, "MANAGE": 4}
-REQUIRED = {
-    "create_model": None,
-    "register_version": "EDIT",
-    "transition_stage": "EDIT",
-    "set_alias": "EDIT",
-    "delete_alias": "MANAGE",
-    "set_model_tag": "EDIT",
-    "delete_model_tag": "EDIT",
-    "set_version_tag": "EDIT",
-    "delete_version_tag": "MANAGE",
-    "update_model_description": "EDIT",
-    "update_version_description": "EDIT",
-}
+# action -> permission it needs (keyed by the plan-JSON string: the registry client names calls so)
+REQUIRED: dict[str, str | None] = {a.value: a.spec.permission for a in Action}
 
 
 class PermissionDenied(ReconcilerError):
@@ -59,7 +49,7 @@ def missing(plan: Plan, user: User, permissions: dict[str, str | None]) -> list[
     created = {c.model for c in plan.changes if c.action == "create_model"}
     out = []
     for c in plan.changes:
-        need = REQUIRED[c.action]
+        need = c.action.spec.permission
         if need is None or c.model in created or user.is_admin:
             continue
         have = permissions.get(c.model)
@@ -72,7 +62,7 @@ def missing(plan: Plan, user: User, permissions: dict[str, str | None]) -> list[
 
 def models_to_check(plan: Plan) -> list[str]:
     created = {c.model for c in plan.changes if c.action == "create_model"}
-    return sorted({c.model for c in plan.changes if REQUIRED[c.action] is not None} - created)
+    return sorted({c.model for c in plan.changes if c.action.spec.permission is not None} - created)
 
 
 def preflight(plan: Plan, registry) -> User | None:

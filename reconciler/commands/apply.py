@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,15 +12,17 @@ from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import err, interactive, out
-from reconciler.errors import Aborted, ApplyError, PlanFileError, ReconcilerError, StalePlanError
+from reconciler.errors import Aborted, ApplyError, GatesBlockedError, PlanFileError, ReconcilerError, StalePlanError
 from reconciler.manifest.desired import DesiredState
 from reconciler.plan.build import make_plan
+from reconciler.plan.gates import recheck
 from reconciler.plan.model import Plan
 from reconciler.registry import retry
 from reconciler.registry.client import DEFAULT_PARALLELISM, Registry
 from reconciler.registry.snapshot import ABSENT_FINGERPRINT
 from reconciler.render import render
 from reconciler.render.describe import describe, new_version_labels, subject
+from reconciler.render.plan.evidence import blocked_lines
 from reconciler.target import Target
 
 
@@ -63,7 +66,19 @@ def load_saved_plan(path: str, registry: Registry) -> Plan:
             f"the registry changed since {path} was planned (models: {', '.join(changed)}); "
             "nothing was applied. Run plan again."
         )
-    return plan
+    return recheck_gates(plan, registry)
+
+
+def recheck_gates(plan: Plan, registry: Registry) -> Plan:
+    """A saved plan's gates, evaluated again against the runs as they are now: a metric logged
+    since the plan was made counts. (Tags are part of the models' fingerprints, checked above.)"""
+    if not plan.gates:
+        return plan
+    ids = {r.run_id for r in plan.gates if r.run_id} | {
+        r.outgoing["run_id"] for r in plan.gates if r.outgoing and r.outgoing.get("run_id")
+    }
+    runs = registry.runs(ids) if ids else {}
+    return dataclasses.replace(plan, gates=tuple(recheck(plan.gates, runs)))
 
 
 def confirm() -> None:
@@ -110,6 +125,12 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
     machine = fmt == "json"
     if not machine:
         out(render(fmt, plan), end="")
+    if plan.blocked_by:
+        if machine:
+            out(json.dumps({**plan.to_json(), "apply": {"status": "blocked", "applied": 0}}, indent=2))
+        lines = blocked_lines(plan)
+        raise GatesBlockedError([lines[0].rstrip(":") + "; nothing was applied.", *lines[1:]] if machine or fmt != "text"
+                                else [f"{lines[0].rstrip(':')}; nothing was applied."])
     if plan.empty:
         if machine:
             out(json.dumps({**plan.to_json(), "apply": {"status": "no_changes", "applied": 0}}, indent=2))

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import err, out, write_file
-from reconciler.drift.report import build, without_missing_versions
+from reconciler.drift.report import build, gate_rows, without_missing_versions
+from reconciler.plan import evidence
 from reconciler.plan.diff import diff
 from reconciler.registry import retry
 from reconciler.render.drift import render
@@ -12,10 +13,13 @@ from reconciler.target import Target
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,
         verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
-    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None)
+    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(None)  # the whole registry: undeclared models are part of the audit
     present, missing = without_missing_versions(desired, snapshot)
-    report = build(present, snapshot, diff(present, snapshot), registry.target.display, fail_on_unmanaged, missing)
+    needed = evidence.holder_run_ids(present, snapshot)  # versions holding gated targets: one bulk read
+    failing = evidence.failing_holders(present, snapshot, registry.runs(needed) if needed else {})
+    report = build(present, snapshot, diff(present, snapshot), registry.target.display, fail_on_unmanaged, missing,
+                   gate_rows(present, snapshot, failing))
     if out_file:
         write_file(out_file, render(fmt, report))
         out(render("text", report), end="")

@@ -31,7 +31,7 @@ def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose
     if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ExportError(f"--out {out_dir}: not a directory; nothing was exported")
     names = sorted(set(models)) or None
-    registry = Registry(target, on_retry=err if verbose else None)
+    registry = Registry(target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(names)
     missing = [n for n in names or () if n not in snapshot.models]
     if missing:

@@ -9,13 +9,14 @@ from reconciler.redact import redact
 from reconciler.registry import retry
 from reconciler.registry.client import PREFETCH_ABOVE_FILES, Registry
 from reconciler.render import render
+from reconciler.render.plan.evidence import blocked_lines
 from reconciler.target import Target
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
         verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
-    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None)
+    desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     plan = make_plan(desired, registry)
     out(render(fmt, plan), end="")
     if out_file:
@@ -31,6 +32,12 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detail
         err(f"Saved the plan to {out_file}; apply it with: mlflow-gitops apply {out_file}")
     if verbose:
         err(f"{len(desired.models)} models declared; {registry.round_trips} registry round trips.")
+    if plan.blocked_by:
+        # the whole plan is out (stdout, --out) for review; the text plan lists the failures itself
+        if fmt != "text":
+            for line in blocked_lines(plan):
+                err(line)
+        return 1
     return 2 if detailed_exitcode and not plan.empty else 0
 
 

@@ -33,17 +33,12 @@ def iso(ms: int | None) -> str | None:
 
 
 def field_of(c: Change) -> str:
-    if c.action == "create_model":
-        return "model"
-    if c.action == "register_version":
-        return "version"
-    if c.action == "transition_stage":
-        return "stage"
-    if c.alias is not None:
-        return f"aliases.{c.alias}"
-    if c.key is not None:
-        return f"tags.{c.key}"
-    return "description"
+    name = c.action.spec.drift_field
+    if name == "aliases.":
+        return name + (c.alias or "")
+    if name == "tags.":
+        return name + (c.key or "")
+    return name
 
 
 @dataclass(frozen=True)
@@ -204,10 +199,28 @@ def without_missing_versions(desired: DesiredState, snapshot: Snapshot) -> tuple
     return replace(desired, models=tuple(models)), rows
 
 
+def gate_rows(desired: DesiredState, snapshot: Snapshot, failures) -> list[Drifted]:
+    """A live version holding a stage or alias whose gate (policy.gates) it fails: apply cannot
+    fix that by itself (move the target, or fix the run or tag)."""
+    models = {m.name: m for m in desired.models}
+    rows = []
+    for g in failures:
+        live = snapshot.models.get(g.model)
+        version = live.versions.get(g.version) if live is not None and g.version else None
+        rows.append(Drifted(
+            model=g.model, version=g.version, field=f"gates.{g.target}", git=g.check, live=g.reason,
+            action=None, source=models[g.model].loc("policy").short if g.model in models else None,
+            changed_at=iso(version.last_updated_timestamp) if version is not None else None,
+            user_id=version.user_id if version is not None else None,
+            reason=f"holds {g.target} but fails its gate",
+        ))  # fmt: skip
+    return rows
+
+
 def build(desired: DesiredState, snapshot: Snapshot, changes: list[Change], tracking_uri: str,
-          fail_on_unmanaged: bool = False, missing: list[Drifted] = ()) -> DriftReport:
+          fail_on_unmanaged: bool = False, missing: list[Drifted] = (), gates: list[Drifted] = ()) -> DriftReport:
     """`snapshot` holds the whole registry; `changes` is diff(desired, snapshot); `missing` the rows
-    of `without_missing_versions`."""
+    of `without_missing_versions`; `gates` those of `gate_rows`."""
     declared = set(desired.names)
     undeclared = tuple(
         Undeclared(
@@ -221,7 +234,7 @@ def build(desired: DesiredState, snapshot: Snapshot, changes: list[Change], trac
         tracking_uri=tracking_uri,
         managed=tuple(sorted(declared)),
         drift=tuple(sorted(
-            [*missing, *(drifted(c, snapshot.models.get(c.model)) for c in changes)],
+            [*missing, *(drifted(c, snapshot.models.get(c.model)) for c in changes), *gates],
             key=lambda d: d.model,  # stable: plan order within a model, missing versions first
         )),
         undeclared=undeclared,

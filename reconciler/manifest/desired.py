@@ -6,11 +6,51 @@ Fields that are `None` are not managed (absent from the manifest); the diff leav
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.errors import Location
 
 STAGES = ("None", "Staging", "Production", "Archived")
 DEFAULT_ARTIFACT_PATH = "model"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One entry of `policy.gates`; evaluated by reconciler.plan.gates."""
+
+    target: str  # "Staging" | "Production" | "@<alias>"
+    metric: str | None = None
+    min: float | None = None
+    max: float | None = None
+    vs_current: str | None = None  # lower | higher
+    tag: str | None = None
+    equals: str | None = None
+
+    @property
+    def check(self) -> str:
+        """What the gate asks, as a reviewer reads it: `rmse <= 6.5`, `tag validation_status = approved`."""
+        if self.tag is not None:
+            return f"tag {self.tag} = {self.equals}"
+        parts = []
+        if self.min is not None:
+            parts.append(f"{self.metric} >= {bound(self.min)}")
+        if self.max is not None:
+            parts.append(f"{self.metric} <= {bound(self.max)}")
+        if self.vs_current is not None:
+            parts.append(f"{self.metric} {'<=' if self.vs_current == 'lower' else '>='} current")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Gate:
+        return cls(**{k: doc.get(k) for k in cls.__dataclass_fields__})
+
+
+def bound(value: float) -> str:
+    """A bound as the manifest wrote it: 6.5, 100."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -20,6 +60,8 @@ class Policy:
     prune_tags: bool = False
     self_heal: bool = False  # `serve` applies this model's drift even without --self-heal
     stage_aliases: dict[str, str] = field(default_factory=dict)  # stage -> alias kept on its version
+    evidence: tuple[str, ...] = ()  # run metrics shown beside each promotion (plan/evidence.py)
+    gates: tuple[Gate, ...] = ()  # checks on versions entering a target (plan/gates.py)
 
 
 @dataclass(frozen=True)

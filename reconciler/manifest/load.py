@@ -21,6 +21,7 @@ from reconciler.manifest.desired import (
     DesiredModel,
     DesiredState,
     DesiredVersion,
+    Gate,
     Policy,
     Selector,
 )
@@ -385,10 +386,22 @@ def _model(doc: Document) -> DesiredModel:
         location=doc.location,
         description=data.get("description"),
         tags=dict(data.get("tags", {})),
-        policy=Policy(**data.get("policy", {})),
+        policy=_policy(data.get("policy", {})),
         versions=tuple(_version(item, ("versions", i), pos) for i, item in enumerate(data.get("versions", []))),
         field_locations=_FieldLocations(data, (), pos, _MODEL_FIELDS),
     )
+
+
+def _policy(data: dict) -> Policy:
+    gates = tuple(
+        Gate(target=g["target"], metric=g.get("metric"), tag=g.get("tag"), equals=g.get("equals"),
+             vs_current=g.get("vs_current"),
+             min=None if g.get("min") is None else float(g["min"]),
+             max=None if g.get("max") is None else float(g["max"]))
+        for g in data.get("gates", ())
+    )
+    rest = {k: v for k, v in data.items() if k not in ("gates", "evidence")}
+    return Policy(**rest, evidence=tuple(data.get("evidence", ())), gates=gates)
 
 
 def _version(item: dict, path: tuple, pos: Positions) -> DesiredVersion:

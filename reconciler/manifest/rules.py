@@ -144,6 +144,7 @@ def check_document(doc: Document) -> list[Problem]:
     problems += _text_problems(data, (), doc)
     versions = data.get("versions")
     problems += _stage_alias_problems(data, versions if isinstance(versions, list) else [], doc)
+    problems += _gate_problems(data, doc)
     if not isinstance(versions, list):
         return problems
     seen_selectors: dict[tuple, int] = {}
@@ -217,6 +218,31 @@ def _stage_alias_problems(data: dict, versions: list, doc: Document) -> list[Pro
                 f"(line {line}) must not declare it too"
             )
         first_stage.setdefault(alias, stage)
+        if message:
+            problems.append(Problem(doc.positions.value(where), f"{label(where)}: {message}"))
+    return problems
+
+
+def _gate_problems(data: dict, doc: Document) -> list[Problem]:
+    """policy.gates beyond the schema: a metric gate checks something, bounds that can hold, an
+    alias target MLflow would accept."""
+    policy = data.get("policy")
+    gates = policy.get("gates") if isinstance(policy, dict) else None
+    problems = []
+    for i, gate in enumerate(gates if isinstance(gates, list) else ()):
+        if not isinstance(gate, dict):
+            continue
+        here = ("policy", "gates", i)
+        message, where = None, here
+        bounds = {k: gate.get(k) for k in ("min", "max") if isinstance(gate.get(k), (int, float))}
+        target = gate.get("target")
+        if "metric" in gate and "tag" not in gate and not any(k in gate for k in ("min", "max", "vs_current")):
+            message = f"metric gate on {gate['metric']!r} needs at least one of min, max, vs_current"
+        elif len(bounds) == 2 and bounds["min"] > bounds["max"]:
+            message, where = f"min {bounds['min']} is above max {bounds['max']}: no value can pass", here + ("min",)
+        elif isinstance(target, str) and target.startswith("@") and ALIAS_PATTERN.fullmatch(target[1:]):
+            message = alias_problem(target[1:])
+            where = here + ("target",)
         if message:
             problems.append(Problem(doc.positions.value(where), f"{label(where)}: {message}"))
     return problems

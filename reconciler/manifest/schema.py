@@ -93,7 +93,10 @@ _TYPE_NAMES = {
 _PATTERN_HINTS = {
     "^[A-Za-z0-9_-]{1,255}$": "an alias is 1 to 255 letters, digits, '_' or '-'",
     "^[1-9][0-9]*$": "a version number is 1, 2, 3, ...",
+    "^(Staging|Production|@[A-Za-z0-9_-]{1,255})$": 'a gate\'s target is Staging, Production or "@<alias>"',
 }
+# dependentRequired keys that need their partner rather than being options of it
+_NEEDS = {"tag": "the value the tag must have"}
 
 
 def _got(value) -> str:
@@ -146,7 +149,8 @@ def _explain(error, path: tuple, doc: Document) -> list[Problem]:
         return [at(pos.value(path), message)]
     if kw == "dependentRequired" and isinstance(instance, dict):
         return [
-            at(pos.key(path + (k,)), f"{k} is only allowed with {' and '.join(deps)}")
+            at(pos.key(path + (k,)), f"{k} needs {' and '.join(deps)} ({_NEEDS[k]})" if k in _NEEDS
+               else f"{k} is only allowed with {' and '.join(deps)}")
             for k, deps in arg.items()
             if k in instance and any(d not in instance for d in deps)
         ]

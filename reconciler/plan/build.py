@@ -1,9 +1,10 @@
-"""Builds a Plan: desired state + one bulk read of the named models -> diff -> ordered changes."""
+"""Builds a Plan: desired state + one bulk read of the named models -> diff -> ordered changes, with\nthe evidence and gate results of each promotion (one more bulk read: the runs behind them)."""
 
 from __future__ import annotations
 
 from reconciler.apply.audit import MANIFEST_TAG
 from reconciler.manifest.desired import DesiredState
+from reconciler.plan import evidence
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Change, Plan
 from reconciler.registry.snapshot import Snapshot
@@ -11,12 +12,17 @@ from reconciler.registry.snapshot import Snapshot
 
 def make_plan(desired: DesiredState, registry) -> Plan:
     snapshot = registry.snapshot(desired.names)
-    return plan_of(diff(desired, snapshot), snapshot, registry)
+    return plan_of(desired, diff(desired, snapshot), snapshot, registry)
 
 
-def plan_of(changes: list[Change], snapshot: Snapshot, registry) -> Plan:
-    """The plan of `changes` (a diff, or part of one, against `snapshot`): what it saw of each model
-    it touches, for the applier's checks. `serve` heals part of a diff it already made."""
+def plan_of(desired: DesiredState, changes: list[Change], snapshot: Snapshot, registry) -> Plan:
+    """The plan of `changes` (a diff, or part of one, against `snapshot`): the evidence and gate
+    results of each promotion, and what it saw of each model it touches, for the applier's checks.
+    `serve` heals part of a diff it already made."""
+    # the runs behind every promotion, in one bulk read (none when nothing is promoted)
+    needed = evidence.run_ids(desired, snapshot, changes)
+    runs = registry.runs(needed) if needed else {}
+    changes, gates = evidence.attach(desired, snapshot, changes, runs)
     touched = sorted({c.model for c in changes})
     return Plan(
         changes=tuple(changes),
@@ -28,5 +34,6 @@ def plan_of(changes: list[Change], snapshot: Snapshot, registry) -> Plan:
             for name in touched
             if name in snapshot.models and MANIFEST_TAG in snapshot.models[name].audit
         },
-        round_trips=snapshot.round_trips,
+        round_trips=registry.round_trips if needed else snapshot.round_trips,
+        gates=tuple(gates),
     )

@@ -11,30 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import PlanFileError
+from reconciler.plan.actions import ACTIONS, ADD, CHANGE, DESTROY, Action
+from reconciler.plan.gates import GateResult
 
 FORMAT_VERSION = "1"
 
-ACTIONS = (
-    "create_model",
-    "register_version",
-    "transition_stage",
-    "set_alias",
-    "delete_alias",
-    "set_model_tag",
-    "delete_model_tag",
-    "set_version_tag",
-    "delete_version_tag",
-    "update_model_description",
-    "update_version_description",
-)
-
-# Terraform-style marks: what a reviewer sees first on each line.
-ADD, CHANGE, DESTROY = "+", "~", "-"
 
 
 @dataclass(frozen=True)
 class Change:
-    action: str
+    action: Action  # a plain string is accepted and converted (plan JSON, tests)
     model: str
     version: str | None = None  # None for model-level changes and versions not registered yet
     before: Any = None
@@ -47,27 +33,27 @@ class Change:
     ref: str | None = None
     run_id: str | None = None  # register_version by run_id
     reason: str | None = None  # explains a change (e.g. a policy); never drives apply
+    # promotions: the runs of the version coming in and of the one it replaces (reconciler.plan.evidence)
+    evidence: dict[str, Any] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.action, Action):
+            object.__setattr__(self, "action", Action(self.action))
 
     @property
     def mark(self) -> str:
-        if self.action.startswith("delete_"):
-            return DESTROY
-        if self.action in ("create_model", "register_version"):
-            return ADD
-        if self.action in ("set_alias", "set_model_tag", "set_version_tag") and self.before is None:
-            return ADD
-        return CHANGE
+        return self.action.spec.mark_for(self.before)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "action": self.action,
+            "action": self.action.value,
             "model": self.model,
             "version": self.version,
             "before": self.before,
             "after": self.after,
             "source": self.source,
         }
-        for optional in ("key", "alias", "ref", "run_id", "reason"):
+        for optional in ("key", "alias", "ref", "run_id", "reason", "evidence"):
             value = getattr(self, optional)
             if value is not None:
                 doc[optional] = value
@@ -91,6 +77,12 @@ class Plan:
     # model name -> the manifest its `mlflow-gitops.manifest` tag named when planned (reconciler.apply.audit)
     managed_by: dict[str, str] = field(default_factory=dict)
     round_trips: int = 0
+    # one row per gate per version entering a gated target (reconciler.plan.gates)
+    gates: tuple[GateResult, ...] = ()
+
+    @property
+    def blocked_by(self) -> list[GateResult]:
+        return [g for g in self.gates if not g.passed]
 
     @property
     def empty(self) -> bool:
@@ -117,7 +109,9 @@ class Plan:
         if self.registry_uri and self.registry_uri != self.tracking_uri:
             doc["registry_uri"] = self.registry_uri
         doc["changes"] = [c.to_json() for c in self.changes]
-        doc["summary"] = {"changes": len(self.changes), **self.counts(), "by_action": by_action}
+        doc["gates"] = [g.to_json() for g in self.gates]
+        doc["summary"] = {"changes": len(self.changes), **self.counts(), "by_action": by_action,
+                          "gates_failed": len(self.blocked_by)}
         doc["prior_state"] = dict(sorted(self.prior_state.items()))
         if self.managed_by:
             doc["managed_by"] = dict(sorted(self.managed_by.items()))
@@ -144,6 +138,7 @@ class Plan:
                 registry_uri=doc.get("registry_uri"),
                 prior_state=dict(doc.get("prior_state", {})),
                 managed_by=dict(doc.get("managed_by", {})),
+                gates=tuple(GateResult.from_json(g) for g in doc.get("gates", ())),
             )
         except (KeyError, TypeError) as e:
             raise PlanFileError(f"{origin}:1:1: malformed plan file: {e}") from None

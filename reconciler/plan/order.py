@@ -12,23 +12,8 @@ from reconciler.plan.model import Change
 
 STAGE_RANK = {"Production": 0, "Staging": 1, "Archived": 2, "None": 3}
 
-PHASE = {
-    "create_model": 0,
-    "register_version": 1,
-    "transition_stage": 2,  # refined by target stage below
-    "set_alias": 6,
-    "delete_alias": 7,
-    "set_model_tag": 8,
-    "delete_model_tag": 9,
-    "set_version_tag": 10,
-    "delete_version_tag": 11,
-    "update_model_description": 12,
-    "update_version_description": 13,
-}
-
-
 def sort_key(change: Change, position: int) -> tuple:
-    phase = PHASE[change.action]
+    phase = change.action.spec.phase
     if change.action == "transition_stage":
         phase += STAGE_RANK.get(change.after, 3)
     # Registered versions in numeric order; new ones after them, in declaration order.

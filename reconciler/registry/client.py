@@ -39,7 +39,8 @@ from reconciler.apply.permissions import REQUIRED, User
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry
-from reconciler.registry.snapshot import LiveModel, LiveVersion, Snapshot
+from reconciler.registry.snapshot import LiveModel, LiveVersion, RunRecord, Snapshot
+from reconciler.registry.tls import failure as failure_of_tls
 from reconciler.target import Target
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -66,6 +67,12 @@ REJECTED_FILTER_CODES = ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
 # MLflow's auth app (`mlflow server --app-name basic-auth`): who am I, and what may I do to a model.
 CURRENT_USER = "/api/2.0/mlflow/users/current"
 USER_PERMISSION = "/api/3.0/mlflow/users/permissions/get"
+# Runs behind plan evidence and gates: one paged experiment search (search_runs needs experiment
+# ids, which model versions do not carry), then `attributes.run_id IN (...)` batches, concurrently.
+EXPERIMENTS_SEARCH = "/api/2.0/mlflow/experiments/search"
+RUNS_SEARCH = "/api/2.0/mlflow/runs/search"
+EXPERIMENTS_PAGE = 50_000  # server maximum (SEARCH_MAX_RESULTS_THRESHOLD)
+RUN_IDS_PER_SEARCH = 250
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -106,6 +113,9 @@ def registry_call(what: str):
             except RegistryError:
                 raise
             except Exception as e:  # MlflowException, requests errors, sqlalchemy errors, retry...
+                tls = failure_of_tls(e, self.target.registry_uri)
+                if tls:
+                    raise RegistryError(redact(tls)) from None
                 reason = denial(what, self.user_name(), e) if permission_denied(e) else short(e)
                 raise RegistryError(redact(f"{what} failed against {self.target.display}: {reason}")) from None
 
@@ -248,10 +258,44 @@ def _install_http_hooks() -> bool:
 
 class Registry:
     def __init__(self, target: Target, parallelism: int = DEFAULT_PARALLELISM,
-                 on_retry: Callable[[str], None] | None = None):
+                 on_retry: Callable[[str], None] | None = None, read_only: bool = False):
+        """`read_only` (plan, drift, export): a sqlite registry that does not exist is read as an
+        empty one and is not created; nor is a missing sqlite tracking store (opened only by
+        writes). Otherwise a missing sqlite file is created, but not its directory."""
+        from reconciler import uris
+
+        self.target = target
+        self.read_only = read_only
+        # A registry that does not exist yet is empty: nothing to open, nothing to create.
+        self.absent = read_only and uris.sqlite_missing(target.registry_uri)
+        if not read_only:
+            uris.require_sqlite_directory(target.registry_uri, "the registry URI")
+            uris.require_sqlite_directory(target.tracking_uri, "the tracking URI")
+        self._in_filters = True  # until a server refuses `name IN (...)`
+        self._prefetched: Background | None = None
+        self._lock = threading.Lock()
+        self._calls = 0
+        self.writes = 0
+        self.on_retry = on_retry  # told about each retry (--verbose)
+        self._user: User | None = None
+        parts = urlsplit(target.registry_uri)
+        self._http_key = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        self._http_base = http_requests(*self._http_key)
+        self.parallelism = 1
+        self.rest = None
+        if self.absent:
+            return
+        try:
+            self._open(parallelism)
+        except Exception as e:  # a database that refuses the connection, a server MLflow cannot use...
+            raise RegistryError(redact(f"opening the registry failed against {target.display}: {short(e)}")) from None
+
+    def _open(self, parallelism: int) -> None:
         import mlflow  # heavy (~2.5 s): only commands that talk to MLflow pay it
-        from mlflow import MlflowClient
         from mlflow.store.model_registry.rest_store import RestStore
+        from mlflow.tracking._model_registry.client import ModelRegistryClient
+
+        target = self.target
 
         # Stages are deprecated upstream but are what manifests declare; MLflow's INFO lines
         # (e.g. creating tables of a new sqlite store) are noise in a plan.
@@ -259,7 +303,6 @@ class Registry:
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"reconciler\.live")
         logging.getLogger("mlflow").setLevel(logging.WARNING)
 
-        self.target = target
         # Some store code resolves sources (`models:/m-...` of MLflow 3 logged models) through the
         # process-wide URIs rather than the client's: point those at the same registry.
         # MLflow's setters also export MLFLOW_*_URI to os.environ; keep the environment as the user
@@ -277,23 +320,32 @@ class Registry:
         parallelism = max(1, parallelism)
         os.environ.setdefault("MLFLOW_HTTP_POOL_MAXSIZE", str(max(10, parallelism)))
         _install_http_hooks()
-        self.client = MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.registry_uri)
-        # Writes and searches skip MlflowClient's per-call prompt check (an extra GET each).
-        self.models = self.client._get_registry_client()
+        # Writes and searches skip MlflowClient's per-call prompt check (an extra GET each). The
+        # registry client alone opens no tracking store (MlflowClient would: a read-only command
+        # must not create a sqlite tracking file); `client` is made when a write needs runs.
+        self.models = ModelRegistryClient(target.registry_uri, target.tracking_uri)
         store = self.models.store
         self.rest = store if type(store) is RestStore else None
         # sqlite serialises writers and the embedded store runs in this process: no concurrency.
         self.parallelism = parallelism if self.concurrent_store(target.registry_uri) else 1
-        self._in_filters = True  # until a server refuses `name IN (...)`
-        self._prefetched: Background | None = None
-        self._lock = threading.Lock()
-        self._calls = 0
-        self.writes = 0
-        self.on_retry = on_retry  # told about each retry (--verbose)
-        self._user: User | None = None
-        parts = urlsplit(target.registry_uri)
-        self._http_key = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-        self._http_base = http_requests(*self._http_key)
+
+    @functools.cached_property
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.target.tracking_uri, registry_uri=self.target.registry_uri)
+
+    @functools.cached_property
+    def tracking_store(self):
+        """Runs live in the tracking store (`--tracking-uri`), which may not be the registry's; built
+        on first use: plans without promotions never open it."""
+        return self.client._tracking_client.store
+
+    @property
+    def tracking_rest(self):
+        from mlflow.store.tracking.rest_store import RestStore
+
+        return self.tracking_store if type(self.tracking_store) is RestStore else None
 
     @staticmethod
     def concurrent_store(uri: str) -> bool:
@@ -328,7 +380,7 @@ class Registry:
     @registry_call("reading the registry")
     def snapshot(self, names: list[str] | None) -> Snapshot:
         """Live state of the named models (None = every model). Missing names are simply absent."""
-        if names is not None and not names:
+        if (names is not None and not names) or self.absent:
             return Snapshot(models={}, round_trips=0)
         wanted = None if names is None else set(names)
         filters: list[str | None] = [None]
@@ -384,7 +436,8 @@ class Registry:
     def prefetch(self) -> None:
         """Start reading the whole registry in the background (while manifests are parsed, say);
         the next `snapshot` uses what it read, whatever names it is given."""
-        self._prefetched = Background(functools.partial(self._search, [None]))
+        if not self.absent:
+            self._prefetched = Background(functools.partial(self._search, [None]))
 
     def _pages(self, page: Callable, filter_string: str | None) -> list:
         out: list = []
@@ -460,6 +513,84 @@ class Registry:
             for v in doc.get("model_versions", ())
             for tags in ({t["key"]: t.get("value", "") for t in v.get("tags", ())},)
         ], doc.get("next_page_token")
+
+    # ---- runs (evidence and gates) ------------------------------------------------------------
+
+    @registry_call("reading runs")
+    def runs(self, run_ids) -> dict[str, RunRecord]:
+        """The runs with these ids (deleted ones too), latest metric values included; ids of runs
+        that do not exist are simply absent. A constant number of round trips: one experiment
+        search plus one search per RUN_IDS_PER_SEARCH ids, the batches run concurrently."""
+        ids = sorted({r for r in run_ids if r})
+        if not ids:
+            return {}
+        experiments = self._experiment_ids()
+        if not experiments:
+            return {}
+        batches = [ids[i:i + RUN_IDS_PER_SEARCH] for i in range(0, len(ids), RUN_IDS_PER_SEARCH)]
+        slots = threading.BoundedSemaphore(max(1, self.parallelism))
+
+        def search(batch: list[str]) -> list[RunRecord]:
+            with slots:
+                return self._runs_batch(experiments, batch)
+
+        running = [Background(functools.partial(search, b)) for b in batches]
+        wanted = set(ids)
+        return {r.run_id: r for job in running for r in job.result() if r.run_id in wanted}
+
+    def _experiment_ids(self) -> list[str]:
+        from mlflow.entities import ViewType
+
+        ids: list[str] = []
+        token = None
+        while True:
+            if self.tracking_rest is not None:
+                doc = self._rest_call(self.tracking_rest, EXPERIMENTS_SEARCH, "reading experiments", {
+                    "max_results": EXPERIMENTS_PAGE, "view_type": "ALL", **({"page_token": token} if token else {}),
+                })  # fmt: skip
+                ids += [str(e["experiment_id"]) for e in doc.get("experiments", ())]
+                token = doc.get("next_page_token")
+            else:
+                page = self._call("reading experiments", self.tracking_store.search_experiments,
+                                  ViewType.ALL, EXPERIMENTS_PAGE, None, None, token)
+                ids += [str(e.experiment_id) for e in page]
+                token = page.token
+            if not token:
+                return ids
+
+    def _runs_batch(self, experiments: list[str], batch: list[str]) -> list[RunRecord]:
+        from mlflow.entities import ViewType
+
+        filter_string = f"attributes.run_id IN ({','.join(quote(r) for r in batch)})"
+        # One more than can match: a full page would come with a token for an empty next page.
+        size = len(batch) + 1
+        out: list[RunRecord] = []
+        token = None
+        while True:
+            if self.tracking_rest is not None:
+                doc = self._rest_call(self.tracking_rest, RUNS_SEARCH, "reading runs", {
+                    "experiment_ids": experiments, "filter": filter_string, "run_view_type": "ALL",
+                    "max_results": size, **({"page_token": token} if token else {}),
+                })  # fmt: skip
+                out += [_run_from_json(r) for r in doc.get("runs", ())]
+                token = doc.get("next_page_token")
+            else:
+                page = self._call("reading runs", self.tracking_store.search_runs, experiments,
+                                  filter_string, ViewType.ALL, size, None, token)
+                out += [_run_from_entity(r) for r in page]
+                token = page.token
+            if not token:
+                return out
+
+    def _rest_call(self, store, endpoint: str, what: str, body: dict) -> dict:
+        """One POST search through MLflow's HTTP layer (auth, headers, retries); its JSON as is."""
+        from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+        def post():
+            response = http_request(store.get_host_creds(), endpoint, "POST", json=body)
+            return verify_rest_response(response, endpoint).json()
+
+        return self._call(what, post)
 
     # ---- writes: one method per plan action, one registry call each -----------------------------
 
@@ -669,3 +800,22 @@ class Registry:
 
 def _int(value) -> int | None:
     return None if value is None else int(value)
+
+
+def _run_from_json(doc: dict) -> RunRecord:
+    info, data = doc.get("info", {}), doc.get("data", {})
+    return RunRecord(
+        run_id=info.get("run_id") or info.get("run_uuid", ""), experiment_id=str(info.get("experiment_id", "")),
+        status=info.get("status", ""), lifecycle_stage=info.get("lifecycle_stage", "active"),
+        metrics={m["key"]: float(m["value"]) for m in data.get("metrics", ()) if "value" in m},
+        params={p["key"]: p.get("value", "") for p in data.get("params", ())},
+        start_time=_int(info.get("start_time")),
+    )
+
+
+def _run_from_entity(run) -> RunRecord:
+    return RunRecord(
+        run_id=run.info.run_id, experiment_id=str(run.info.experiment_id), status=run.info.status or "",
+        lifecycle_stage=run.info.lifecycle_stage or "active", metrics=dict(run.data.metrics),
+        params=dict(run.data.params), start_time=run.info.start_time,
+    )

@@ -180,7 +180,7 @@ def record_response(status: int | None, retry_after: str | None = None) -> None:
     _last.retry_after = retry_after
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
     while todo:
@@ -189,7 +189,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(e))
         yield e
-        todo += [e.__cause__, e.__context__, getattr(e, "reason", None)]
+        # urllib3's MaxRetryError.reason is an exception; ssl.SSLError.reason is a string
+        reason = getattr(e, "reason", None)
+        todo += [e.__cause__, e.__context__, reason if isinstance(reason, BaseException) else None]
         todo += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
 
 
@@ -207,7 +209,7 @@ def classify(exc: BaseException) -> Fault | None:
     import urllib3.exceptions as u3
     from mlflow.exceptions import MlflowException
 
-    chain = list(_chain(exc))
+    chain = list(exception_chain(exc))
     types = tuple(type(e) for e in chain)
 
     def has(*kinds: type) -> bool:

@@ -64,3 +64,17 @@ class Snapshot:
     def fingerprint(self, name: str) -> str:
         m = self.models.get(name)
         return m.fingerprint() if m else ABSENT_FINGERPRINT
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What plans show of a version's run: its latest metric values (MLflow keeps the last logged
+    value of each metric on the run), params and where it lives."""
+
+    run_id: str
+    experiment_id: str = ""
+    status: str = ""
+    lifecycle_stage: str = "active"
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    start_time: int | None = None

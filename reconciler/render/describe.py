@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from reconciler.plan.actions import Action
 from reconciler.plan.model import Change
 
 MAX_VALUE = 60
@@ -68,18 +69,18 @@ def _description(c: Change) -> str:
     return f"description: {value(c.before)} -> {value(c.after)}"
 
 
-PHRASES: dict[str, Callable[[Change], str]] = {
-    "create_model": _create_model,
-    "register_version": _register_version,
-    "transition_stage": _transition_stage,
-    "set_alias": _set_alias,
-    "delete_alias": _delete_alias,
-    "set_model_tag": _set_tag,
-    "delete_model_tag": _delete_tag,
-    "set_version_tag": _set_tag,
-    "delete_version_tag": _delete_tag,
-    "update_model_description": _description,
-    "update_version_description": _description,
+PHRASES: dict[Action, Callable[[Change], str]] = {
+    Action.CREATE_MODEL: _create_model,
+    Action.REGISTER_VERSION: _register_version,
+    Action.TRANSITION_STAGE: _transition_stage,
+    Action.SET_ALIAS: _set_alias,
+    Action.DELETE_ALIAS: _delete_alias,
+    Action.SET_MODEL_TAG: _set_tag,
+    Action.DELETE_MODEL_TAG: _delete_tag,
+    Action.SET_VERSION_TAG: _set_tag,
+    Action.DELETE_VERSION_TAG: _delete_tag,
+    Action.UPDATE_MODEL_DESCRIPTION: _description,
+    Action.UPDATE_VERSION_DESCRIPTION: _description,
 }
 
 

@@ -243,3 +243,25 @@ def test_sigterm_during_a_heal_finishes_the_call_releases_the_lease_and_exits_0(
     leases = client(uri).search_registered_models(filter_string="name LIKE 'mlflow-gitops.lock.%'")
     ours = [m.name for m in leases if m.tags.get("mlflow-gitops.lock.holder", "").endswith(f" pid {serve.proc.pid}")]
     assert ours == []  # released (other tests' leases on this shared server are theirs)
+
+
+def test_self_heal_respects_gates(embedded_uri, run_cli, tmp_path, unique_name):
+    from test_gates import manifest, seed
+
+    seed(embedded_uri, unique_name, [7.0, 5.0], ["None", "Production"])
+    gates = "    - target: Production\n      metric: rmse\n      max: 6.5\n"
+    worse = write(tmp_path / "worse" / "m.yaml", manifest(unique_name, gates, "  - version: 1\n    stage: Production\n"))
+    before = state(embedded_uri, unique_name)
+    events = tmp_path / "events.jsonl"
+    done = run_cli("serve", worse.parent, "--once", "--self-heal", "--events", events, "--tracking-uri", embedded_uri)
+    assert done.returncode == 2, done.stderr
+    assert "error (blocked by gate Production" in done.stdout and "rmse" in done.stdout
+    assert state(embedded_uri, unique_name) == before  # nothing written
+    assert [json.loads(line)["event"] for line in events.read_text().splitlines()] == ["drift", "heal_failed"]
+    # a promotion that passes its gate is healed
+    better = write(tmp_path / "better" / "m.yaml",
+                   manifest(unique_name, gates, "  - version: 2\n    stage: Archived\n  - version: 1\n    stage: None\n"))
+    done = run_cli("serve", better.parent, "--once", "--self-heal", "--tracking-uri", embedded_uri)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {v: x["stage"] for v, x in state(embedded_uri, unique_name)["versions"].items()} == {"1": "None",
+                                                                                            "2": "Archived"}

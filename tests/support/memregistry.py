@@ -23,6 +23,7 @@ class MemoryRegistry:
         self.models: dict[str, LiveModel] = {}
         self.writes = 0
         self.round_trips = 0
+        self.run_records: dict = {}  # run id -> RunRecord, for evidence and gates
         for m in seed or []:
             versions = {
                 str(i): LiveVersion(version=str(i), stage=v["stage"], description=v["description"],
@@ -36,6 +37,10 @@ class MemoryRegistry:
         self.round_trips += 1
         wanted = self.models if names is None else {n: self.models[n] for n in names if n in self.models}
         return Snapshot(models=dict(wanted), round_trips=self.round_trips)
+
+    def runs(self, run_ids):
+        self.round_trips += 1
+        return {r: self.run_records[r] for r in run_ids if r in self.run_records}
 
     def _put(self, m: LiveModel) -> None:
         self.writes += 1

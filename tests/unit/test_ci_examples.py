@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
+from workflows import ACTION_FILE, Runner, action_argv, is_tool_action
 
 from reconciler.cli import app
 
@@ -37,7 +38,7 @@ ENV_TREES = ("staging", "prod")
 
 SCRIPT_KEYS = {"run", "script", "before_script", "after_script"}
 CONTROL_TOKENS = {"|", "||", "|&", "&", "&&", ";", ";;", "(", ")"}
-PATH_COMMANDS = {"validate", "plan", "apply", "drift"}
+PATH_COMMANDS = {"validate", "plan", "apply", "drift", "propose"}
 JUNIT_REPORTERS = ("mikepenz/action-junit-report", "dorny/test-reporter")
 STICKY_COMMENTERS = ("marocchino/sticky-pull-request-comment", "actions/github-script")
 CREDENTIAL_VARS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_USERNAME")
@@ -181,6 +182,10 @@ def all_invocations():
             for tokens in command_lines(script):
                 for argv in invocations(tokens):
                     yield path, where, argv
+        if path.parent == GITHUB_DIR:
+            for step in steps_of(load(path)):
+                if is_tool_action(step):
+                    yield path, f"uses: {step['uses']}", action_argv(step.get("with", {}))
     configured = [h for repo in load(PRE_COMMIT_CONFIG)["repos"] for h in repo["hooks"]]
     for hook in [*hook_definitions().values(), *configured]:
         hook = {**hook_definitions()[hook["id"]], **hook}
@@ -290,7 +295,7 @@ def test_every_mlflow_gitops_command_line_is_accepted_by_the_real_cli():
         found += [f"{path.relative_to(REPO_ROOT)} {where}: mlflow-gitops {shlex.join(argv)}: {p}" for p in problems(argv)]
     assert not found, "\n".join(found)
     # the extraction itself works: every example command is found (and none of them is lost)
-    assert {"plan", "apply", "drift", "validate"} <= set(seen)
+    assert {"plan", "apply", "drift", "validate", "propose"} <= set(seen)
 
 
 def test_the_checker_rejects_what_the_cli_rejects():
@@ -355,16 +360,33 @@ def test_scripts_never_expand_expressions_or_print_credentials():
 
 
 def workflow_invocations(workflow: dict) -> list[list[str]]:
-    return [
+    in_scripts = [
         argv
         for _, script in script_blocks(workflow)
         for tokens in command_lines(script)
         for argv in invocations(tokens)
     ]
+    return in_scripts + [action_argv(s.get("with", {})) for s in steps_of(workflow) if is_tool_action(s)]
 
 
 def steps_of(workflow: dict) -> list[dict]:
     return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def step_env(step: dict, **values: str) -> dict[str, str]:
+    """The step's env: with each `${{ }}` value replaced by a stand-in, and `values` on top."""
+    env = {k: ("stand-in" if "${{" in str(v) else str(v)) for k, v in step.get("env", {}).items()}
+    return {**env, **values}
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def find_step(workflow: dict, predicate) -> dict:
+    matches = [s for s in steps_of(workflow) if predicate(s)]
+    assert len(matches) == 1, matches
+    return matches[0]
 
 
 def option_value(argv: list[str], *flags: str) -> str | None:
@@ -380,7 +402,11 @@ def test_every_github_workflow_pins_its_actions_and_passes_credentials_as_mlflow
         workflow = load(path)
         for step in steps_of(workflow):
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[\w.-]+", step["uses"]), f"{path.name}: {step['uses']}"
+                # by commit SHA: a tag can be moved to other code, a SHA cannot
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), f"{path.name}: {step['uses']}"
+        text = path.read_text(encoding="utf-8")
+        for uses, comment in re.findall(r"uses: (\S+)(.*)", text):
+            assert re.fullmatch(r" # v\d[^ ]*.*", comment), f"{path.name}: {uses}: name the version in a comment"
         for job in workflow["jobs"].values():
             for name, value in job.get("env", {}).items():
                 if "secrets." in str(value):
@@ -468,71 +494,99 @@ def fake_cli(tmp_path):
         )
 
     run.work = work
+    run.bin = bin_dir
+    run.calls = tmp_path / "calls"
     return run
 
 
-def step_env(step: dict, **values: str) -> dict[str, str]:
-    """The step's env: with each `${{ }}` value replaced by a stand-in, and `values` on top."""
-    env = {k: ("stand-in" if "${{" in str(v) else str(v)) for k, v in step.get("env", {}).items()}
-    return {**env, **values}
 
 
-def github_outputs(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
-def find_step(workflow: dict, predicate) -> dict:
-    matches = [s for s in steps_of(workflow) if predicate(s)]
-    assert len(matches) == 1, matches
-    return matches[0]
+
+
+def run_workflow(fake_cli, name: str, exit_code: int, *, stdout: str = "", stderr: str = "") -> Runner:
+    """The workflow's job, the action included (its install step aside), with the stand-in CLI."""
+    workflow = load(GITHUB_DIR / name)
+    (job,) = workflow["jobs"].values()
+    temp = fake_cli.work.parent / "runner-temp"
+    temp.mkdir()
+    runner = Runner(work=fake_cli.work, temp=temp, skip_install=True, env={
+        "PATH": f"{fake_cli.bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_CALLS": str(fake_cli.calls), "FAKE_EXIT": str(exit_code), "FAKE_STDOUT": stdout, "FAKE_STDERR": stderr,
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+    })
+    runner.run_job(job)
+    return runner
 
 
 @pytest.mark.parametrize(
     ("exit_code", "check_fails"), [(0, False), (2, False), (1, True)], ids=["no-changes", "changes", "error"]
 )
 def test_github_plan_comment_shows_the_plan_or_the_error_and_only_errors_fail(fake_cli, exit_code, check_fails):
-    workflow = load(GITHUB_DIR / "mlflow-gitops-plan.yml")
-    plan = find_step(workflow, lambda s: s.get("id") == "plan")
     stdout = "### mlflow-gitops plan\n| change |\n"
     stderr = "manifests/prod/x.yaml:3:7: model 'x' is already declared at manifests/prod/y.yaml:3\n"
-    ran = fake_cli(plan["run"], exit_code, stdout=stdout, stderr=stderr, env=step_env(plan))
-    assert ran.returncode == 0, ran.stderr  # the comment step must still get to run
-
-    outputs = github_outputs(fake_cli.work / "github_output")
-    assert outputs["exitcode"] == str(exit_code)
+    runner = run_workflow(fake_cli, "mlflow-gitops-plan.yml", exit_code, stdout=stdout, stderr=stderr)
+    assert runner.failed == check_fails
+    assert fake_cli.calls.read_text().splitlines() == ["plan manifests/prod --format markdown --detailed-exitcode"]
+    assert runner.outputs["plan"]["exit-code"] == str(exit_code)
     comment = (fake_cli.work / "comment.md").read_text()
     if check_fails:
         assert f"plan failed (exit {exit_code})" in comment and stderr in comment
     else:
         assert comment.startswith(stdout)
-
-    sticky = find_step(workflow, lambda s: s.get("uses", "").startswith(STICKY_COMMENTERS))
-    assert sticky["with"]["path"] == "comment.md"
-    gate = find_step(workflow, lambda s: "PLAN_EXIT" in s.get("env", {}))
-    verdict = fake_cli(gate["run"], 0, env=step_env(gate, PLAN_EXIT=outputs["exitcode"]))
-    assert (verdict.returncode != 0) == check_fails
+    posted = [r for r in runner.results if "Post the plan" in r.name]
+    assert posted and not posted[0].skipped  # the comment is posted whatever the outcome
+    assert comment in runner.summary.read_text()
 
 
-@pytest.mark.parametrize(("exit_code", "job_exit"), [(0, 0), (2, 2), (1, 1)], ids=["in-sync", "drift", "error"])
-def test_github_drift_fails_the_job_on_drift_and_on_errors(fake_cli, exit_code, job_exit):
-    workflow = load(GITHUB_DIR / "mlflow-gitops-drift.yml")
-    audit = find_step(workflow, lambda s: s.get("id") == "drift")
+@pytest.mark.parametrize(("exit_code", "job_fails"), [(0, False), (2, True), (1, True)], ids=["in-sync", "drift", "error"])
+def test_github_drift_fails_the_job_on_drift_and_on_errors_and_still_reports(fake_cli, exit_code, job_fails):
     text_report = "demand_forecaster v2: stage Production -> Staging (by alice, 2026-11-26 09:12 UTC)\n"
-    ran = fake_cli(audit["run"], exit_code, stdout=text_report, env=step_env(audit))
-    assert ran.returncode == 0, ran.stderr  # the upload and report steps come after it
-    assert text_report in ran.stdout and text_report in (fake_cli.work / "summary.md").read_text()
-    outputs = github_outputs(fake_cli.work / "github_output")
-    gate = find_step(workflow, lambda s: "DRIFT_EXIT" in s.get("env", {}))
-    verdict = fake_cli(gate["run"], 0, env=step_env(gate, DRIFT_EXIT=outputs["exitcode"]))
-    assert verdict.returncode == job_exit
+    runner = run_workflow(fake_cli, "mlflow-gitops-drift.yml", exit_code, stdout=text_report)
+    assert runner.failed == job_fails
+    audit = next(r for r in runner.results if r.name == "Audit the prod registry")
+    assert text_report in audit.stdout and text_report in runner.summary.read_text()
+    reports = [r for r in runner.results if "JUnit" in r.name]
+    assert len(reports) == 2 and not any(r.skipped for r in reports)
 
 
 @pytest.mark.parametrize("exit_code", [1, 2])
-def test_github_apply_fails_the_job_when_apply_fails_even_through_tee(fake_cli, exit_code):
-    workflow = load(GITHUB_DIR / "mlflow-gitops-apply.yml")
-    apply = find_step(workflow, lambda s: "apply" in s.get("name", "").lower() and "run" in s)
-    ran = fake_cli(apply["run"], exit_code, stdout="Apply failed.\n", env=step_env(apply))
-    assert ran.returncode == exit_code
+def test_github_apply_failure_fails_the_job_and_the_summary_shows_the_error(fake_cli, exit_code):
+    error = "register_version failed against https://mlflow.example.com: 403 PERMISSION_DENIED\n"
+    runner = run_workflow(fake_cli, "mlflow-gitops-apply.yml", exit_code, stdout="Apply failed.\n", stderr=error)
+    assert runner.failed
+    summary = runner.summary.read_text()
+    assert f"failed (exit {exit_code})" in summary and error in summary and "Apply failed." in summary
+    assert f"::error title=mlflow-gitops apply failed (exit {exit_code})::{error.strip()}" in runner.results[1].stdout
+    assert [r.skipped for r in runner.results] == [False, False, True]  # no plan check after a failed apply
+
+
+def test_github_apply_success_then_the_plan_check_runs(fake_cli):
+    runner = run_workflow(fake_cli, "mlflow-gitops-apply.yml", 0, stdout="Apply complete! 3 changes applied.\n")
+    assert not runner.failed
+    assert fake_cli.calls.read_text().splitlines() == [
+        "apply manifests/prod --auto-approve --lock --timeout 900", "plan manifests/prod --detailed-exitcode"]
+    assert "Apply complete!" in runner.summary.read_text()
+
+
+def test_the_action_passes_inputs_through_env_and_never_evaluates_them(fake_cli):
+    """`args` are shell words: quotes group, `$(...)` and `;` stay text, never run."""
+    action = load(ACTION_FILE)
+    for step in action["runs"]["steps"]:
+        assert "${{" not in step["run"], f"{step['name']}: pass inputs through env:"
+    workflow = {"steps": [{"id": "x", "uses": "me/mlflow-gitops@" + "0" * 40, "with": {
+        "command": "plan", "paths": "manifests/prod 'manifests/with space'",
+        "args": "--format markdown --out '$(touch pwned); echo'"}}]}
+    temp = fake_cli.work.parent / "runner-temp"
+    temp.mkdir()
+    runner = Runner(work=fake_cli.work, temp=temp, skip_install=True, env={
+        "PATH": f"{fake_cli.bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_CALLS": str(fake_cli.calls), "FAKE_EXIT": "0", "FAKE_STDOUT": "", "FAKE_STDERR": ""})
+    runner.run_job(workflow)
+    assert not runner.failed, runner.results
+    assert fake_cli.calls.read_text() == "plan manifests/prod manifests/with space --format markdown --out $(touch pwned); echo\n"
+    assert not (fake_cli.work / "pwned").exists()
 
 
 # ---- GitLab CI -------------------------------------------------------------------------------------
@@ -553,15 +607,18 @@ def gitlab_script(job: dict) -> str:
 
 def test_gitlab_jobs_run_on_their_events():
     jobs = gitlab_jobs()
-    assert set(jobs) == {"plan", "apply", "drift"}
+    assert set(jobs) == {"plan", "apply", "drift", "propose"}
     assert '$CI_PIPELINE_SOURCE == "merge_request_event"' in rule_conditions(jobs["plan"])
     assert "$CI_DEFAULT_BRANCH" in rule_conditions(jobs["apply"])
     assert '$CI_PIPELINE_SOURCE == "schedule"' in rule_conditions(jobs["drift"])
     for name, job in jobs.items():
         others = {"plan": "merge_request_event", "apply": "push", "drift": "schedule"}
         for other, event in others.items():
-            if other != name:
+            if other != name and {name, other} != {"drift", "propose"}:
                 assert f'"{event}"' not in rule_conditions(job), f"{name} would also run on {event}"
+    # the nightly drift and the nightly proposal are two schedules, told apart by a variable
+    assert '$MLFLOW_GITOPS_PROPOSE != "true"' in rule_conditions(jobs["drift"])
+    assert rule_conditions(jobs["propose"]) == '$CI_PIPELINE_SOURCE == "schedule" && $MLFLOW_GITOPS_PROPOSE == "true"'
 
 
 def test_gitlab_apply_is_serialised_and_locked_and_drift_reports_junit():
@@ -741,3 +798,193 @@ def test_staging_and_prod_declare_the_same_models_by_source_never_by_version_num
         prod_sources = {v.get("source") for v in models["prod"][name]["versions"]}
         staging_sources = {v.get("source") for v in models["staging"][name]["versions"]}
         assert prod_sources & staging_sources, f"{name}: no version shared by staging and prod"
+
+
+# ---- the nightly proposal (propose -> plan -> pull/merge request) ----------------------------------
+
+PROPOSE_WORKFLOW = GITHUB_DIR / "mlflow-gitops-propose.yml"
+PROPOSED_RUN = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+PROPOSE_OUT = (
+    f"Best run in experiment 'demand_forecaster': {PROPOSED_RUN} (mape 0.081).\n"
+    "--- a/manifests/prod/demand_forecaster.yaml\n+++ b/manifests/prod/demand_forecaster.yaml\n"
+    f"@@ -1,2 +1,3 @@\n versions:\n+  - run_id: {PROPOSED_RUN}\n"
+    f"Updated manifests/prod/demand_forecaster.yaml: model 'demand_forecaster' declares run {PROPOSED_RUN}.\n"
+)
+# A stand-in CLI that answers each command on its own, and stand-ins for git and gh that log.
+DISPATCHING_CLI = """#!/bin/sh
+printf '%s\\n' "$*" >> "$FAKE_CALLS"
+case "$1" in
+  propose) printf '%s' "$FAKE_PROPOSE_OUT"; exit "$FAKE_PROPOSE_EXIT" ;;
+  plan) printf '%s' "$FAKE_PLAN_OUT"; printf '%s' "$FAKE_PLAN_ERR" >&2; exit "$FAKE_PLAN_EXIT" ;;
+esac
+exit 99
+"""
+LOGGING_TOOL = """#!/bin/sh
+printf '%s %s\\n' "$(basename "$0")" "$*" >> "$FAKE_CALLS"
+if [ "$(basename "$0") $1 $2" = "gh pr list" ]; then printf '%s' "$FAKE_OPEN_PR"; fi
+exit 0
+"""
+
+
+@pytest.fixture
+def propose_tools(fake_cli):
+    bin_dir = fake_cli.work.parent / "bin"
+    for name, text in {"mlflow-gitops": DISPATCHING_CLI, "git": LOGGING_TOOL, "gh": LOGGING_TOOL}.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+
+    def run(script: str, *, propose_exit: int = 2, plan_exit: int = 0, open_pr: str = "", env: dict | None = None):
+        calls = fake_cli.work.parent / "calls"
+        calls.unlink(missing_ok=True)
+        ran = fake_cli(script, 0, env={
+            "FAKE_PROPOSE_OUT": PROPOSE_OUT, "FAKE_PROPOSE_EXIT": str(propose_exit), "FAKE_PLAN_EXIT": str(plan_exit),
+            "FAKE_PLAN_OUT": "### mlflow-gitops plan\n| Promotions | mape |\n",
+            "FAKE_PLAN_ERR": "Plan blocked by 1 gate\n" if plan_exit == 1 else "", "FAKE_OPEN_PR": open_pr,
+            **(env or {})})
+        ran.calls = calls.read_text().splitlines() if calls.exists() else []
+        return ran
+
+    run.work = fake_cli.work
+    return run
+
+
+def test_github_propose_workflow_is_nightly_pinned_and_proposes_into_one_manifest():
+    workflow = load(PROPOSE_WORKFLOW)
+    on = triggers(workflow)
+    assert "workflow_dispatch" in on and all(len(e["cron"].split()) == 5 for e in on["schedule"])
+    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
+    for step in steps_of(workflow):
+        if "uses" in step:  # third-party code with write access: pinned by commit, not by a movable tag
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+    install = find_step(workflow, lambda s: s.get("name") == "Install mlflow-gitops")
+    assert "uv tool install" in install["run"] and re.search(r"@[0-9a-f]{40}$", install["env"]["MLFLOW_GITOPS_FROM"])
+    proposes = [a for a in workflow_invocations(workflow) if a[0] == "propose"]
+    assert len(proposes) == 1
+    argv = proposes[0]
+    assert {"--detailed-exitcode", "--archive-previous"} <= set(argv)
+    assert option_value(argv, "--stage") == "Production" and option_value(argv, "--alias") == "champion"
+    plans = [a for a in workflow_invocations(workflow) if a[0] == "plan"]
+    assert plans and all(option_value(a, "--format", "-f") == "markdown" for a in plans)
+    # the branch holds exactly the file propose edits
+    pr = find_step(workflow, lambda s: s.get("name") == "Open or update the pull request")
+    assert f"-- {argv[1]}" in pr["run"]
+
+
+def github_propose_steps():
+    workflow = load(PROPOSE_WORKFLOW)
+    return (find_step(workflow, lambda s: s.get("id") == "propose"), find_step(workflow, lambda s: s.get("id") == "plan"),
+            find_step(workflow, lambda s: s.get("name") == "Open or update the pull request"),
+            find_step(workflow, lambda s: "PLAN_EXIT" in s.get("env", {})))
+
+
+def test_github_propose_with_nothing_to_propose_stops_before_the_pull_request(propose_tools):
+    propose, plan, pr, _ = github_propose_steps()
+    ran = propose_tools(propose["run"], propose_exit=0, env=step_env(propose))
+    assert ran.returncode == 0 and "Nothing to propose" in ran.stdout
+    assert github_outputs(propose_tools.work / "github_output")["exitcode"] == "0"
+    assert plan["if"] == pr["if"] == "steps.propose.outputs.exitcode == '2'"
+    failed = propose_tools(propose["run"], propose_exit=1, env=step_env(propose))
+    assert failed.returncode == 1
+
+
+@pytest.mark.parametrize("open_pr", ["", "12"], ids=["opens", "updates"])
+def test_github_propose_opens_or_updates_one_pull_request_with_the_plan_as_body(propose_tools, open_pr):
+    propose, plan, pr, gate = github_propose_steps()
+    assert propose_tools(propose["run"], env=step_env(propose)).returncode == 0
+    planned = propose_tools(plan["run"], env=step_env(plan))
+    assert planned.returncode == 0, planned.stderr
+    body = (propose_tools.work / "body.md").read_text()
+    assert "| Promotions | mape |" in body and f"Best run in experiment 'demand_forecaster': {PROPOSED_RUN}" in body
+    assert "+  - run_id" not in body  # the diff is the pull request's own
+    opened = propose_tools(pr["run"], open_pr=open_pr, env=step_env(pr))
+    assert opened.returncode == 0, opened.stderr
+    branch = "mlflow-gitops/propose/demand_forecaster"
+    assert f"git push --quiet --force origin {branch}" in opened.calls
+    title = f"Promote run {PROPOSED_RUN} of demand_forecaster to Production"
+    assert f"git commit --quiet -m {title} -- manifests/prod/demand_forecaster.yaml" in opened.calls
+    gh = [c for c in opened.calls if c.startswith("gh pr ") and not c.startswith("gh pr list")]
+    if open_pr:
+        assert gh == [f"gh pr edit 12 --title {title} --body-file body.md"]
+    else:
+        assert gh == [f"gh pr create --head {branch} --base stand-in --title {title} --body-file body.md"]
+    assert gate["if"].startswith("steps.plan.outputs.exitcode != ''")
+
+
+def test_github_propose_blocked_plan_still_opens_the_pull_request_then_fails(propose_tools):
+    propose, plan, pr, gate = github_propose_steps()
+    propose_tools(propose["run"], env=step_env(propose))
+    planned = propose_tools(plan["run"], plan_exit=1, env=step_env(plan))
+    assert planned.returncode == 0  # the pull request step still runs
+    assert github_outputs(propose_tools.work / "github_output")["exitcode"] == "1"
+    body = (propose_tools.work / "body.md").read_text()
+    assert "The plan fails (exit 1)" in body and "Plan blocked by 1 gate" in body and "| Promotions |" in body
+    verdict = propose_tools(gate["run"], env=step_env(gate, PLAN_EXIT="1"))
+    assert verdict.returncode == 1
+
+
+class _FakeGitLabMergeRequests(BaseHTTPRequestHandler):
+    """GitLab's merge-request API, as much of it as the propose job uses."""
+
+    mrs: list[dict]
+    requests: list[tuple[str, str]]
+
+    def _reply(self, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> dict:
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def do_GET(self):
+        self.requests.append(("GET", self.path))
+        self._reply([m for m in self.mrs if f"source_branch={m['source_branch'].replace('/', '%2F')}" in self.path])
+
+    def do_POST(self):
+        self.requests.append(("POST", self.path))
+        mr = {"iid": len(self.mrs) + 1, **self._body()}
+        self.mrs.append(mr)
+        self._reply(mr)
+
+    def do_PUT(self):
+        self.requests.append(("PUT", self.path))
+        mr = next(m for m in self.mrs if m["iid"] == int(self.path.rsplit("/", 1)[1]))
+        mr.update(self._body())
+        self._reply(mr)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_gitlab_propose_opens_one_merge_request_then_updates_it(propose_tools):
+    job = gitlab_jobs()["propose"]
+    handler = type("MRs", (_FakeGitLabMergeRequests,), {"mrs": [], "requests": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {"GITLAB_API_TOKEN": "glpat-test-token", "CI_API_V4_URL": f"http://127.0.0.1:{server.server_port}/api/v4",
+               "CI_PROJECT_ID": "42", "CI_DEFAULT_BRANCH": "main", "CI_JOB_URL": "u", "CI_SERVER_URL": "https://gl",
+               "CI_PROJECT_PATH": "acme/models"}
+        script = gitlab_script(job)
+        first = propose_tools(script, env=env)
+        second = propose_tools(script, plan_exit=1, env=env)
+        nothing = propose_tools(script, propose_exit=0, env=env)
+    finally:
+        server.shutdown()
+        thread.join()
+    assert first.returncode == 0, first.stderr
+    assert second.returncode != 0  # blocked: the merge request is updated, then the job fails
+    assert nothing.returncode == 0 and "Nothing to propose" in nothing.stdout
+    assert not [c for c in nothing.calls if c.startswith(("git ", "plan"))]
+    assert [m for m, _ in handler.requests] == ["GET", "POST", "GET", "PUT"]
+    (mr,) = handler.mrs
+    assert mr["source_branch"] == "mlflow-gitops/propose/demand_forecaster" and mr["target_branch"] == "main"
+    assert mr["title"] == f"Promote run {PROPOSED_RUN} of demand_forecaster to Production"
+    assert "The plan fails (exit 1)" in mr["description"] and "| Promotions |" in mr["description"]
+    pushes = [c for c in first.calls if c.startswith("git ") and " push " in c]
+    assert pushes and "glpat-test-token" not in " ".join(first.calls)  # the token is not on a command line
+    assert pushes[0].endswith("https://gl/acme/models.git HEAD:refs/heads/mlflow-gitops/propose/demand_forecaster")

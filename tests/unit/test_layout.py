@@ -36,7 +36,7 @@ def test_only_the_registry_package_imports_mlflow():
 def test_the_offline_side_loads_no_mlflow():
     modules = sorted(
         "reconciler." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
-        for sub in ("manifest", "plan", "render", "drift", "export")
+        for sub in ("manifest", "plan", "render", "drift", "export", "propose")
         for p in (PACKAGE / sub).rglob("*.py")
         if p.name != "__init__.py"
     )

@@ -21,6 +21,8 @@ def subject(d: Drifted) -> str:
         return "model"
     if d.field == "version":
         return f"version {printable(d.ref or d.version or '')}".rstrip()
+    if d.field.startswith("gates."):
+        return f"{d.where} in {printable(d.field[len('gates.'):])}"
     if d.field.startswith("aliases."):
         what = f"alias @{d.field[len('aliases.'):]}"
     elif d.field.startswith("tags."):
@@ -32,6 +34,8 @@ def subject(d: Drifted) -> str:
 
 
 def difference(d: Drifted) -> str:
+    if d.field.startswith("gates."):
+        return f"fails gate {printable(str(d.git))}: {printable(str(d.live))}"
     if d.field == "model":
         return "declared in git, absent from the registry"
     if d.field == "version" and d.action is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reconciler.plan.model import Plan
 from reconciler.render.describe import describe, new_version_labels, subject, summary
+from reconciler.render.plan.evidence import blocked_lines, evidence_lines
 
 
 class TextRenderer:
@@ -16,6 +17,10 @@ class TextRenderer:
             for c in plan.changes:
                 where = f"  ({c.source})" if c.source else ""
                 lines.append(f"  {c.mark} {subject(c, labels)}: {describe(c)}{where}")
+                lines += [f"        {line}" for line in evidence_lines(plan, c)]
             lines.append("")
         lines.append(summary(plan))
+        blocked = blocked_lines(plan)
+        if blocked:
+            lines += ["", *blocked]
         return "\n".join(lines) + "\n"

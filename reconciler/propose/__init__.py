@@ -1,0 +1,1 @@
+"""`propose`: rewrite a manifest so that a model declares a chosen run (reconciler.propose.edit)."""
