@@ -265,3 +265,35 @@ def test_self_heal_respects_gates(embedded_uri, run_cli, tmp_path, unique_name):
     assert done.returncode == 0, done.stdout + done.stderr
     assert {v: x["stage"] for v, x in state(embedded_uri, unique_name)["versions"].items()} == {"1": "None",
                                                                                             "2": "Archived"}
+
+
+def git(*args, cwd) -> str:
+    return subprocess.run(["git", "-c", "user.name=alice", "-c", "user.email=alice@example.com", *map(str, args)],
+                          cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def test_git_pull_reads_the_pushed_manifests_and_a_failing_pull_fails_the_cycle(embedded_uri, run_cli, tmp_path,
+                                                                                unique_name):
+    seed_versions(embedded_uri, unique_name, ["Production", "Staging"])
+    origin, clone = tmp_path / "origin", tmp_path / "clone"
+    write(origin / "manifests" / "model.yaml", promotion_manifest(unique_name))
+    git("init", "-q", "-b", "main", cwd=origin)
+    git("add", "-A", cwd=origin)
+    git("commit", "-qm", "promote v2", cwd=origin)
+    git("clone", "-q", origin, clone, cwd=tmp_path)
+    uri = ["--tracking-uri", embedded_uri]
+    assert run_cli("serve", clone / "manifests", "--once", "--self-heal", "--git-pull", *uri).returncode == 0
+    # a new commit on the remote: the next cycle pulls it first (and heals to it)
+    write(origin / "manifests" / "model.yaml", promotion_manifest(unique_name, description="pulled"))
+    git("commit", "-qam", "describe", cwd=origin)
+    done = run_cli("serve", clone / "manifests", "--once", "--self-heal", "--git-pull", *uri)
+    assert done.returncode == 0, done.stderr
+    assert state(embedded_uri, unique_name)["description"] == "pulled"
+    # a pull that cannot fast-forward fails the cycle with git's reason, and writes nothing
+    write(clone / "manifests" / "model.yaml", promotion_manifest(unique_name, description="local"))
+    git("commit", "-qam", "local edit", cwd=clone)
+    write(origin / "manifests" / "model.yaml", promotion_manifest(unique_name, description="remote"))
+    git("commit", "-qam", "remote edit", cwd=origin)
+    done = run_cli("serve", clone / "manifests", "--once", "--self-heal", "--git-pull", *uri)
+    assert done.returncode == 1 and "git pull --ff-only" in done.stderr
+    assert state(embedded_uri, unique_name)["description"] == "pulled"
