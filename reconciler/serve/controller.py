@@ -329,7 +329,7 @@ class Controller:
         self.metrics.duration.set(finished - started)
         self.metrics.round_trips.set(reads)
         info = CycleInfo(number=number, started=utc(started), seconds=round(finished - started, 3), ok=True,
-                         round_trips=round_trips, trigger=trigger)
+                         round_trips=round_trips, read_round_trips=reads, trigger=trigger)
         self.view = replace(self._snapshot_view(), last_cycle=info, cycles=number, last_success=utc(finished),
                             failing_since=None)
         counts = self.view.counts()
