@@ -272,9 +272,11 @@ class Controller:
             if outcome is not None and outcome.failed is None and not outcome.not_applied:
                 applied = [c.to_json() for c in outcome.applied]
                 self.metrics.heals.labels(name).inc()
-                self.metrics.model(name, 0)
-                self._set(name, status=SYNCED, drift=(), error=None, heals=self._models[name].heals + 1,
-                          since=utc(time.time()), last_applied=by)
+                # what no apply can fix stays: a declared version deleted, a holder failing its gate
+                left = tuple(d for d in self._models[name].drift if d.get("action") is None)
+                self.metrics.model(name, len(left))
+                self._set(name, status=OUT_OF_SYNC if left else SYNCED, drift=left, error=None,
+                          heals=self._models[name].heals + 1, since=utc(time.time()), last_applied=by)
                 self._heal_errors.pop(name, None)
                 self._event("heal", name, changes=applied, applied=by)
                 self._notify("healed", name, f":white_check_mark: MLflow model `{name}` was healed: "
