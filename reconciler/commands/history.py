@@ -46,6 +46,9 @@ def run(paths: list[str], model: str, at: str | None, fmt: str, target: Target |
         missing = [p for p in paths if not Path(p).exists()]
         if not commits and missing:
             raise HistoryError(f"{missing[0]}: no such file or directory, and git has no history of it")
+        if not commits:
+            raise HistoryError(f"{', '.join(paths)}: no commit touches the manifests there; history reads what "
+                               "was committed to git")
         raise HistoryError(f"model '{model}': no manifest under {', '.join(paths)} declares it in any commit "
                            f"({len(commits)} commits read)")
     if live is not None:
