@@ -46,6 +46,9 @@ def run(paths: list[str], model: str, at: str | None, fmt: str, target: Target |
         missing = [p for p in paths if not Path(p).exists()]
         if not commits and missing:
             raise HistoryError(f"{missing[0]}: no such file or directory, and git has no history of it")
+        if not commits:
+            raise HistoryError(f"{', '.join(paths)}: no commit touches the manifests there; history reads what "
+                               "was committed to git")
         raise HistoryError(f"model '{model}': no manifest under {', '.join(paths)} declares it in any commit "
                            f"({len(commits)} commits read)")
     if live is not None:
@@ -72,7 +75,7 @@ def read_live(target: Target, model: str):
         return None, f"no registry database at {target.registry_display}: history from git only", False
     from reconciler.registry.client import Registry
 
-    snapshot = Registry(target).snapshot([model])
+    snapshot = Registry(target, read_only=True).snapshot([model])
     live = snapshot.models.get(model)
     if live is None:
         return None, f"model '{model}' is not in the registry {target.registry_display}: no audit stamps", True

@@ -4,9 +4,10 @@
    | "in_sync" | "cycle_failed" | "recovered", "model": NAME or null, "cycle": N, ...}
 
 `drift` carries `drift` (rows as in drift JSON), `heal` carries `changes` (plan changes) and
-`applied` (the audit stamp). For one model they become windows: from a drift event until the heal
-or the return in sync that ended it. Lines that are not such JSON (a torn last line while `serve`
-writes, a newer format) are skipped and counted."""
+`applied` (the audit stamp); the format is documented in docs/serve.md. For one model they become
+windows: from a drift event that moved a stage or an alias until the heal or the return in sync
+that ended it (drift of tags and descriptions is left out). Lines that are not such JSON (a torn
+last line while `serve` writes, a newer format) are skipped and counted."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class EventsError(ReconcilerError):
 
 def read(path: str, model: str) -> tuple[list[dict], int]:
     """The model's events, in file order, and the number of lines skipped."""
+    if Path(path).exists() and not Path(path).is_file():
+        raise EventsError(f"--events {path}: not a regular file; only regular files are read")
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as e:
@@ -46,7 +49,14 @@ def read(path: str, model: str) -> tuple[list[dict], int]:
     return events, skipped
 
 
+def relevant(row: dict) -> bool:
+    """Drift of a stage or an alias (history is about those; tags and descriptions are not)."""
+    field = str(row.get("field") or "")
+    return field == "stage" or field.startswith("aliases.")
+
+
 def windows(events: list[dict]) -> list[DriftWindow]:
+    """From a drift event that moved a stage or an alias until the heal or in_sync that ended it."""
     found: list[DriftWindow] = []
     start: dict | None = None
     rows: list[dict] = []
@@ -55,12 +65,17 @@ def windows(events: list[dict]) -> list[DriftWindow]:
         if kind == "drift":
             if start is None:
                 start, rows = e, []
-            rows = [r for r in e.get("drift") or [] if isinstance(r, dict)]  # the latest drift seen
+            for row in e.get("drift") or []:  # each drifted field once, as first seen
+                if isinstance(row, dict) and relevant(row) and not any(
+                        (r.get("version"), r.get("field")) == (row.get("version"), row.get("field")) for r in rows):
+                    rows.append(row)
         elif kind in ("heal", "in_sync") and start is not None:
-            changes = tuple(c for c in e.get("changes") or [] if isinstance(c, dict))
-            found.append(DriftWindow(start=start["time"], end=e["time"], closed_by=kind, drift=tuple(rows),
-                                     changes=changes))
+            changes = tuple(c for c in e.get("changes") or [] if isinstance(c, dict)
+                            and c.get("action") in ("transition_stage", "set_alias", "delete_alias"))
+            if rows:
+                found.append(DriftWindow(start=start["time"], end=e["time"], closed_by=kind, drift=tuple(rows),
+                                         changes=changes))
             start = None
-    if start is not None:
+    if start is not None and rows:
         found.append(DriftWindow(start=start["time"], end=None, closed_by=None, drift=tuple(rows)))
     return found

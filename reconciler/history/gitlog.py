@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
@@ -30,7 +30,7 @@ class Commit:
     sha: str
     author: str
     email: str
-    date: str  # author date, UTC, ISO 8601 with Z
+    date: str  # author date, UTC, ISO 8601 with Z; never before the previous commit's (see read_log)
     subject: str
     # manifest path (relative to the repository root) -> blob after this commit; None: deleted
     files: dict[str, str | None] = field(default_factory=dict)
@@ -90,7 +90,7 @@ def is_manifest(path: str) -> bool:
 
 
 def parse_log(raw: bytes) -> list[Commit]:
-    """Parse `git log -z --raw --format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s` output (newest first)."""
+    """Parse `git log -z --raw --format=%x1e%H%x1f%aN%x1f%aE%x1f%aI%x1f%s` output (newest first)."""
     commits = []
     for chunk in raw.split(b"\x1e")[1:]:
         header, _, body = chunk.partition(b"\0")
@@ -123,17 +123,26 @@ def parse_log(raw: bytes) -> list[Commit]:
 
 def read_log(repo: Repository) -> list[Commit]:
     """Commits that touched the manifests, oldest first."""
-    args = ["log", "--first-parent", "--diff-merges=first-parent", "-M", "--raw", "--no-abbrev", "-z",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s"]
+    # user settings that would add lines to the output (signatures, colour) are switched off;
+    # %aN/%aE honour the repository's .mailmap, as `git log` and `git shortlog` show names
+    args = ["-c", "log.showSignature=false", "log", "--no-color", "--first-parent", "--diff-merges=first-parent",
+            "-M", "--raw", "--no-abbrev", "-z", "--format=%x1e%H%x1f%aN%x1f%aE%x1f%aI%x1f%s"]
     if repo.follow:
         args.append("--follow")
     try:
         raw = git(repo.root, *args, "--", *repo.pathspecs)
     except GitError as e:
-        if "does not have any commits" in str(e):
+        if "does not have any commits" in str(e) or "bad default revision" in str(e):
             return []
         raise
-    return list(reversed(parse_log(raw)))
+    commits = list(reversed(parse_log(raw)))
+    # A rebased or cherry-picked commit keeps its author date, which can be older than the commit
+    # before it on the branch: a period would then end before it began. A commit counts from its
+    # author date, or from the previous commit's date when that is later.
+    for i in range(1, len(commits)):
+        if commits[i].date < commits[i - 1].date:
+            commits[i] = replace(commits[i], date=commits[i - 1].date)
+    return commits
 
 
 def first_parent_order(repo: Repository) -> dict[str, int]:

@@ -30,6 +30,8 @@ class Entry:
     applied_commit: str | None = None
     applied_run: str | None = None
     applied_stamp: str | None = None  # stage: the version's own stamp; model: the model's last apply
+    ended_applied_at: str | None = None  # when apply moved the version out of the target (its stamp)
+    ended_applied_by: str | None = None
 
     @property
     def since(self) -> str:
@@ -50,7 +52,8 @@ class Entry:
             "author_email": self.start.email, "subject": self.start.subject, "file": self.file,
             "to_commit": self.end.sha if self.end else None,
             "applied_commit": self.applied_commit, "applied_run": self.applied_run,
-            "applied_stamp": self.applied_stamp,
+            "applied_stamp": self.applied_stamp, "ended_applied_at": self.ended_applied_at,
+            "ended_applied_by": self.ended_applied_by,
         }
         if self.ref.kind != "version":
             doc["ref"] = str(self.ref)

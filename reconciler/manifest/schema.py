@@ -1,10 +1,9 @@
 """The manifest JSON Schema: loading it, checking documents against it, and explaining failures.
 
 jsonschema needs ~0.6 ms per manifest and ~0.2 s to import, too slow for `validate` on big trees,
-so documents first go through a small checker compiled from the same schema file. Only documents
-it rejects are handed to jsonschema, which stays the authority: its errors are the ones reported,
-and if it finds none the document is valid. Should the schema ever use a keyword the checker does
-not implement, every document goes to jsonschema.
+so documents first go through fastjsonschema, which compiles the same schema file to Python. Only
+documents it rejects are handed to jsonschema, which stays the authority: its errors (located,
+explained) are the ones reported, and if it finds none the document is valid.
 """
 
 from __future__ import annotations
@@ -197,55 +196,51 @@ def _explain(error, path: tuple, doc: Document) -> list[Problem]:
 
 # ---- the fast checker -------------------------------------------------------------------------
 
-_ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples"}
-    | {"deprecated", "readOnly", "writeOnly"}
-)
-
-
-class _Unsupported(Exception):
-    pass
-
-
 @functools.cache
 def _fast_check():
+    """A predicate equal to "valid against the schema", compiled to Python by fastjsonschema.
+
+    fastjsonschema knows Drafts 4, 6 and 7; the schema's two Draft 2020-12 keywords are rewritten
+    to their Draft 7 spellings (`dependentRequired` -> `dependencies`; `const: x` -> `enum: [x]`).
+    Without detailed exceptions a rejection costs no error message: jsonschema explains it.
+    None (everything goes to jsonschema) if the schema ever uses something it cannot compile.
+    """
+    import fastjsonschema
+
     try:
-        root = load_schema()
-        return _compile(root, root, {})
-    except _Unsupported:
+        compiled = fastjsonschema.compile(
+            _as_draft7(load_schema()), use_default=False, detailed_exceptions=False
+        )
+    except fastjsonschema.JsonSchemaDefinitionException:
         return None
+    invalid = fastjsonschema.JsonSchemaValueException
+
+    def check(data) -> bool:
+        try:
+            compiled(data)
+        except invalid:
+            return False
+        return True
+
+    return check
 
 
-def _is_type(value, name: str) -> bool:
-    if name == "string":
-        return isinstance(value, str)
-    if name == "object":
-        return isinstance(value, dict)
-    if name == "array":
-        return isinstance(value, list)
-    if name == "boolean":
-        return isinstance(value, bool)
-    if name == "null":
-        return value is None
-    if isinstance(value, bool):
-        return False
-    if name == "integer":
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if name == "number":
-        return isinstance(value, (int, float))
-    raise _Unsupported(name)
-
-
-def _json_equal(a, b) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
-        return False
-    return a == b
+def _as_draft7(node):
+    if isinstance(node, list):
+        return [_as_draft7(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "$schema":
+            out[key] = "http://json-schema.org/draft-07/schema#"
+        elif key == "dependentRequired":
+            out["dependencies"] = value
+        elif key == "const":  # same meaning; fastjsonschema's const fails to compile without detailed exceptions
+            out["enum"] = [value]
+        else:
+            out[key] = _as_draft7(value)
+    return out
 
 
 def _unique(items: list) -> bool:
@@ -271,140 +266,3 @@ def _json_key(value):
     if isinstance(value, list):
         return ("a", tuple(_json_key(v) for v in value))
     return ("s", value)  # strings and null
-
-
-def _compile(node, root: dict, cache: dict):
-    """A predicate equivalent to validating against `node` (a subset of Draft 2020-12)."""
-    if node is True or node == {}:
-        return _always
-    if node is False:
-        return _never
-    key = id(node)
-    if key in cache:
-        return cache[key]
-    final: list = []
-    cache[key] = lambda value: final[0](value)  # a `$ref` cycle reaches this before it is compiled
-    keywords = {k: v for k, v in node.items() if k not in _ANNOTATIONS}
-    checks = []
-    if "properties" in keywords or "additionalProperties" in keywords:
-        if "patternProperties" in keywords:
-            raise _Unsupported("patternProperties")
-        props = {name: _compile(sub, root, cache) for name, sub in keywords.pop("properties", {}).items()}
-        checks.append(_object_check(props, _compile(keywords.pop("additionalProperties", True), root, cache)))
-    checks += [_keyword(kw, arg, keywords, root, cache) for kw, arg in keywords.items()]
-    if not checks:
-        check = _always
-    elif len(checks) == 1:
-        check = checks[0]
-    elif len(checks) == 2:
-        first, second = checks
-        check = lambda value: first(value) and second(value)  # noqa: E731
-    else:
-
-        def check(value) -> bool:
-            for one in checks:
-                if not one(value):
-                    return False
-            return True
-
-    final.append(check)
-    cache[key] = check
-    return check
-
-
-def _always(value) -> bool:
-    return True
-
-
-def _never(value) -> bool:
-    return False
-
-
-def _object_check(props: dict, extra):
-    get = props.get
-
-    def check(value) -> bool:
-        if not isinstance(value, dict):
-            return True
-        for k, v in value.items():
-            if not (get(k) or extra)(v):
-                return False
-        return True
-
-    return check
-
-
-_PY_TYPES = {"string": str, "object": dict, "array": list, "boolean": bool, "null": type(None)}
-
-
-def _keyword(kw: str, arg, node: dict, root: dict, cache: dict):
-    if kw == "type":
-        types = [arg] if isinstance(arg, str) else list(arg)
-        if all(t in _PY_TYPES for t in types):
-            py_types = tuple(_PY_TYPES[t] for t in types)
-            return lambda v: isinstance(v, py_types)
-        for t in types:
-            _is_type(None, t)  # raises on unknown type names
-        return lambda v: any(_is_type(v, t) for t in types)
-    if kw == "const":
-        if isinstance(arg, str):
-            return lambda v: isinstance(v, str) and v == arg
-        return lambda v: _json_equal(v, arg)
-    if kw == "enum":
-        if all(isinstance(option, str) for option in arg):
-            options = frozenset(arg)
-            return lambda v: isinstance(v, str) and v in options
-        return lambda v: any(_json_equal(v, option) for option in arg)
-    if kw == "minLength":
-        return lambda v: not isinstance(v, str) or len(v) >= arg
-    if kw == "maxLength":
-        return lambda v: not isinstance(v, str) or len(v) <= arg
-    if kw == "pattern":
-        search = re.compile(arg).search
-        return lambda v: not isinstance(v, str) or search(v) is not None
-    if kw == "minimum":
-        return lambda v: isinstance(v, bool) or not isinstance(v, (int, float)) or v >= arg
-    if kw == "required":
-        if len(arg) == 1:  # the common case (each `oneOf` branch of a version): no generator per check
-            (only,) = arg
-            return lambda v: not isinstance(v, dict) or only in v
-        needed = frozenset(arg)
-        return lambda v: not isinstance(v, dict) or v.keys() >= needed
-    if kw == "dependentRequired":
-        return lambda v: not isinstance(v, dict) or all(d in v for k, deps in arg.items() if k in v for d in deps)
-    if kw == "items":
-        if "prefixItems" in node:
-            raise _Unsupported(kw)
-        sub = _compile(arg, root, cache)
-
-        def items(value) -> bool:
-            if isinstance(value, list):
-                for item in value:
-                    if not sub(item):
-                        return False
-            return True
-
-        return items
-    if kw == "uniqueItems":
-        return lambda v: not arg or not isinstance(v, list) or _unique(v)
-    if kw == "oneOf":
-        branches = [_compile(sub, root, cache) for sub in arg]
-
-        def one_of(value) -> bool:
-            found = False
-            for branch in branches:
-                if branch(value):
-                    if found:
-                        return False
-                    found = True
-            return found
-
-        return one_of
-    if kw == "$ref":
-        if not arg.startswith("#/"):
-            raise _Unsupported(arg)
-        target = root
-        for part in arg[2:].split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        return _compile(target, root, cache)
-    raise _Unsupported(kw)

@@ -68,6 +68,9 @@ def test_history_joins_git_with_the_audit_stamps_of_real_applies(uri, unique_nam
                   for e in doc["targets"]["Production"]]
     # v1's Production stamp was replaced by its Archived one: MLflow keeps one value per tag
     assert production == [("1", first, None, None), ("2", third, "deployer3", later)]
+    # ... and that Archived stamp dates when apply took v1 out of Production
+    assert doc["targets"]["Production"][0]["ended_applied_by"] == "deployer3"
+    assert doc["targets"]["Production"][0]["ended_applied_at"] == doc["targets"]["Production"][1]["applied_at"]
     (staging,) = doc["targets"]["Staging"]
     assert (staging["commit"], staging["to"]) == (second, "2026-01-10T09:00:00Z")
     assert staging["applied_by"] is None  # v2's stamp now says Production
@@ -79,6 +82,7 @@ def test_history_joins_git_with_the_audit_stamps_of_real_applies(uri, unique_nam
     text = cli("history", manifests, "--model", unique_name, *track)
     assert text.returncode == 0, text.stderr
     assert "applied " in text.stdout and f"by deployer3 at {later[:12]} run https://github.example" in text.stdout
+    assert "moved out by apply " in text.stdout
 
 
 def test_versions_declared_by_run_id_are_named_by_the_registry(embedded_uri, unique_name, cli, tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.history.timeline import History
-from reconciler.render.history.phrases import applied, heading, holders, short, version, window
+from reconciler.render.history.phrases import heading, holders, short, stamps, version, window
 
 
 def cell(text: str) -> str:
@@ -24,7 +24,7 @@ class MarkdownHistoryRenderer:
                     lines.append(f"| {cell(target)} | {holders(h, target)} | | | | | |")
                 for e in rows:
                     lines.append(f"| {cell(target)} | {cell(version(e))} | {e.since} | `{short(e.start.sha)}` | "
-                                 f"{cell(e.start.author)} | {cell(e.start.subject)} | {cell(applied(e))} |")
+                                 f"{cell(e.start.author)} | {cell(e.start.subject)} | {cell(stamps(e))} |")
             lines.append("")
         else:
             for target in h.targets:
@@ -32,7 +32,7 @@ class MarkdownHistoryRenderer:
                           "|---|---|---|---|---|---|---|"]
                 for e in h.shown(target):
                     lines.append(f"| {cell(version(e))} | {e.since} | {e.until or 'now'} | `{short(e.start.sha)}` | "
-                                 f"{cell(e.start.author)} | {cell(e.start.subject)} | {cell(applied(e))} |")
+                                 f"{cell(e.start.author)} | {cell(e.start.subject)} | {cell(stamps(e))} |")
                 lines.append("")
         if not h.targets:
             lines += ["No stage or alias declared" + (" at that time." if h.at else "."), ""]

@@ -35,6 +35,16 @@ def applied(e: Entry) -> str:
     return " ".join(parts)
 
 
+def ended(e: Entry) -> str:
+    if e.ended_applied_at is None:
+        return ""
+    return f"moved out by apply {e.ended_applied_at}" + (f" by {e.ended_applied_by}" if e.ended_applied_by else "")
+
+
+def stamps(e: Entry) -> str:
+    return "; ".join(p for p in (applied(e), ended(e)) if p)
+
+
 def heading(h: History) -> str:
     where = ", ".join(h.paths)
     text = f"History of model '{h.model}' from {h.commits} commits of {where}"

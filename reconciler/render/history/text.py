@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.history.timeline import History
-from reconciler.render.history.phrases import applied, heading, holders, short, version, window
+from reconciler.render.history.phrases import heading, holders, short, stamps, version, window
 
 
 class TextHistoryRenderer:
@@ -20,8 +20,8 @@ class TextHistoryRenderer:
                 for e in h.shown(target):
                     lines.append(f"  since {e.since}, commit {short(e.start.sha)} by {e.start.author}: "
                                  f"{e.start.subject}")
-                    if e.applied_at:
-                        lines.append(f"  {applied(e)}")
+                    if stamps(e):
+                        lines.append(f"  {stamps(e)}")
         else:
             for target in h.targets:
                 lines.append(target)
@@ -31,8 +31,8 @@ class TextHistoryRenderer:
                     until = e.until or "now"
                     lines.append(f"  {version(e):<{width}}  {e.since} → {until:<20}  {short(e.start.sha)}  "
                                  f"{e.start.author}: {e.start.subject}")
-                    if e.applied_at:
-                        lines.append(f"  {'':<{width}}  {applied(e)}")
+                    if stamps(e):
+                        lines.append(f"  {'':<{width}}  {stamps(e)}")
                 lines.append("")
         if not h.targets:
             lines.append("No stage or alias declared" + (" at that time." if h.at else "."))

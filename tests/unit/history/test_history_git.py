@@ -152,12 +152,16 @@ def test_bad_input_is_one_line_exit_1_and_creates_nothing(cli, repo, tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "m.yaml").write_text(model_doc("taxi", (1, "Production", [])))
+    uncommitted = repo.root / "new"
+    uncommitted.mkdir()
+    (uncommitted / "m.yaml").write_text(model_doc("taxi", (1, "Production", [])))
     cases = {
         "not in a git repository": [plain, "--model", "taxi"],
         "no manifest under": [repo.root / "manifests", "--model", "nope"],
         "--at 'yesterday': not a time": [repo.root / "manifests", "--model", "taxi", "--at", "yesterday"],
         "--events": [repo.root / "manifests", "--model", "taxi", "--events", tmp_path / "missing.jsonl"],
         "no such file or directory": [repo.root / "nowhere", "--model", "taxi"],
+        "no commit touches the manifests there": [uncommitted, "--model", "taxi"],
     }
     before = sorted(p for p in tmp_path.rglob("*") if ".git" not in p.parts)
     for expected, args in cases.items():
@@ -176,3 +180,25 @@ def test_the_default_embedded_registry_is_not_created_when_absent(cli, repo, mon
     assert "no registry database at sqlite:///mlflow.db" in done.stderr
     assert not (repo.root / "mlflow.db").exists()
     assert repo.git("status", "--porcelain") == ""
+
+
+def test_the_console_command_in_a_process_of_its_own(run_cli, repo, tmp_path):
+    """As users and outside checks run it: a fresh interpreter, the default registry absent."""
+    done = run_cli("history", repo.root / "manifests", "--model", "taxi", "--format", "json", "--at",
+                   "2026-01-10T12:00:00Z", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [e["version"] for e in doc["targets"]["Production"]] == ["2"] and doc["at"] == "2026-01-10T12:00:00Z"
+    assert not (tmp_path / "mlflow.db").exists()
+    bad = run_cli("history", repo.root / "manifests", "--model", "taxi", "--at", "2026-13-01", cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "not a time" in bad.stderr
+
+
+def test_a_commit_authored_before_the_one_preceding_it_on_the_branch_counts_from_that_one(cli, repo):
+    # rebased: authored on Jan 8, landed after the Jan 10 promotion
+    repo.commit("Rebased: v3", "lee", "2026-01-08T00:00:00Z",
+                {"manifests/taxi.yaml": model_doc("taxi", (2, "Archived", []), (3, "Production", ["champion"]))})
+    production = as_json(cli, repo.root / "manifests", "--model", "taxi")["targets"]["Production"]
+    assert [(e["version"], e["from"], e["to"]) for e in production][-2:] == [
+        ("2", "2026-01-10T12:00:00Z", "2026-01-10T12:00:00Z"), ("3", "2026-01-10T12:00:00Z", None)]
+    assert all(e["to"] is None or e["from"] <= e["to"] for e in production)
