@@ -11,6 +11,7 @@ PostgreSQL). A `-m` expression that names `compat` decides for itself.
 from __future__ import annotations
 
 import pytest
+
 from support import compat as servers
 
 BACKENDS = ("sqlite", "postgres")
