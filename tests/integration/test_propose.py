@@ -4,6 +4,7 @@ into a commented manifest, then plan/apply of the proposal register and promote 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from support.integration import client, state, write
@@ -112,8 +113,11 @@ def test_propose_best_run_then_plan_and_apply_register_it(registry_uri, unique_n
     assert live["versions"][version]["stage"] == "Production"
     assert live["versions"]["1"]["stage"] == "Archived"
 
-    again = cli(*propose_args(path, name, experiment, registry_uri, "--detailed-exitcode"))
+    again = cli(*propose_args(path, name, experiment, registry_uri, "--detailed-exitcode", "--verbose"))
     assert again.returncode == 0, again.stderr
+    # constant reads: experiment, search_runs, the model (2 searches), the gated runs (2)
+    trips = int(re.search(r"(\d+) registry round trips", again.stderr).group(1))
+    assert trips <= 6, again.stderr
     assert "nothing to change" in again.stdout and "+++" not in again.stdout
     assert path.read_text() == expected
     assert cli("plan", path, "--detailed-exitcode", *uri).returncode == 0
