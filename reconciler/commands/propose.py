@@ -98,6 +98,8 @@ def gate_report(model: DesiredModel, plan) -> list[str]:
 def _read(file: str) -> str:
     if os.path.isdir(file):
         raise ReconcilerError(f"{file}: is a directory; propose edits one manifest file")
+    if os.path.exists(file) and not os.path.isfile(file):
+        raise ReconcilerError(f"{file}: not a regular file (a FIFO or device is never opened); propose edits one manifest file")
     try:
         with open(file, "rb") as fh:
             raw = fh.read()

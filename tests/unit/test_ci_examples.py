@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
-from workflows import ACTION_FILE, Runner, action_argv, is_tool_action
+from support.workflows import ACTION_FILE, Runner, action_argv, is_tool_action
 
 from reconciler.cli import app
 
