@@ -45,6 +45,8 @@ def train(uri: str, fluent_uri, tmp_path, experiment: str) -> dict[str, str]:
     model_dir = tmp_path / "model"
     write(model_dir / "MLmodel", "flavors: {}\n")
     ids = {}
+    if uri.startswith("sqlite:"):  # else the embedded store puts artifacts in ./mlruns of the cwd
+        client(uri).create_experiment(experiment, artifact_location=(tmp_path / "artifacts").as_uri())
     with fluent_uri(uri):
         mlflow.set_experiment(experiment)
         for name, rmse in RUNS.items():
