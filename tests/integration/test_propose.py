@@ -216,3 +216,18 @@ versions:
     applied = cli("apply", path.parent, "--auto-approve", *uri)
     assert applied.returncode == 1
     assert state(embedded_uri, name) == before
+
+
+def test_crlf_and_bom_file_keeps_its_bytes_and_mode(embedded_uri, unique_name, cli, tmp_path, fluent_uri):
+    name, experiment = unique_name, f"exp_{unique_name}"
+    ids = train(embedded_uri, fluent_uri, tmp_path, experiment)
+    text = f"\ufeff# Windows editor\r\napiVersion: mlflow-gitops/v1\r\nkind: RegisteredModel\r\nname: {name}\r\n"
+    path = tmp_path / "m.yaml"
+    path.write_bytes(text.encode())
+    path.chmod(0o640)
+    result = cli("propose", path, "--model", name, "--experiment", experiment, "--order-by", "metrics.rmse ASC",
+                 "--alias", "champion", "--tracking-uri", embedded_uri)
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes() == (text + f"versions:\r\n  - run_id: {ids['good']}\r\n    aliases: [champion]\r\n").encode()
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert "\r" not in result.stdout  # the diff is printed with plain line breaks
