@@ -20,7 +20,7 @@ from reconciler.plan.build import make_plan
 from reconciler.plan.gates import recheck
 from reconciler.plan.model import Plan
 from reconciler.registry import retry
-from reconciler.registry.client import DEFAULT_PARALLELISM, Registry
+from reconciler.registry.client import DEFAULT_PARALLELISM, Registry, connect
 from reconciler.registry.snapshot import ABSENT_FINGERPRINT, PROMPT_REFUSAL
 from reconciler.render import render
 from reconciler.render.describe import describe, new_version_labels, printable, subject
@@ -123,7 +123,7 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
     if is_plan_file(paths):
         refuse_non_plans(paths[0])
         saved = read_saved_plan(paths[0])
-        registry = Registry(target, parallelism=parallelism, on_retry=notes)
+        registry = connect(target, parallelism=parallelism, on_retry=notes)
         desired = None
     else:
         refuse_other_kinds(paths, "apply")

@@ -16,7 +16,7 @@ from reconciler.export.documents import export_snapshot, file_names, schema_comm
 from reconciler.manifest.schema import SCHEMA_FILE
 from reconciler.redact import redact
 from reconciler.registry import retry
-from reconciler.registry.client import Registry
+from reconciler.registry.client import connect
 from reconciler.target import Target
 
 SCHEMA_RELPATH = Path("schemas") / SCHEMA_FILE
@@ -32,7 +32,7 @@ def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose
     if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ExportError(f"--out {out_dir}: not a directory; nothing was exported")
     names = sorted(set(models)) or None
-    registry = Registry(target, on_retry=err if verbose else None, read_only=True)
+    registry = connect(target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(names)
     missing = [n for n in names or () if n not in snapshot.models]
     if missing:

@@ -73,9 +73,9 @@ def read_live(target: Target, model: str):
     uri = target.registry_uri
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):].split("?")[0]).exists():
         return None, f"no registry database at {target.registry_display}: history from git only", False
-    from reconciler.registry.client import Registry
+    from reconciler.registry.client import connect
 
-    snapshot = Registry(target, read_only=True).snapshot([model])
+    snapshot = connect(target, read_only=True).snapshot([model])
     live = snapshot.models.get(model)
     if live is None:
         return None, f"model '{model}' is not in the registry {target.registry_display}: no audit stamps", True

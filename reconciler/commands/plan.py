@@ -8,7 +8,7 @@ from reconciler.manifest.load import discover, load_tree
 from reconciler.plan.build import make_plan
 from reconciler.redact import redact
 from reconciler.registry import retry
-from reconciler.registry.client import PREFETCH_ABOVE_FILES, Registry
+from reconciler.registry.client import PREFETCH_ABOVE_FILES, Registry, connect
 from reconciler.render import render
 from reconciler.render.plan.evidence import blocked_lines
 from reconciler.target import Target
@@ -53,7 +53,7 @@ def load_with_registry(paths: list[str], target: Target, **options) -> tuple[Des
     files, _ = discover(paths)
     if len(files) <= PREFETCH_ABOVE_FILES:
         desired = load_tree(paths)
-        return desired, Registry(target, **options)
-    registry = Registry(target, **options)
+        return desired, connect(target, **options)
+    registry = connect(target, **options)
     registry.prefetch()
     return load_tree(paths), registry

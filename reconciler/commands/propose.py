@@ -37,10 +37,10 @@ def run(file: str, model: str, experiment: str, filter_string: str | None, order
                                   f"version; propose --stage {stage_name} instead")
 
     from reconciler.registry.bestrun import best_run
-    from reconciler.registry.client import Registry
+    from reconciler.registry.client import connect
 
     # propose writes FILE only: the registry is read, and a missing sqlite store is not created
-    registry = Registry(target, on_retry=err if verbose else None, read_only=True)
+    registry = connect(target, on_retry=err if verbose else None, read_only=True)
     best = best_run(registry, experiment, filter_string, order_by)
     if best is None:
         where = f" matching --filter '{filter_string}'" if filter_string else ""

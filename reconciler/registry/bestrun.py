@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
-from reconciler.registry.client import Registry, error_code, short
+from reconciler.registry.client import Registry
+from reconciler.registry.failures import error_code, short
 
 BAD_SEARCH_CODES = ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
 

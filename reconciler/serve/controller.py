@@ -146,9 +146,10 @@ class Controller:
             if self._registry_factory is not None:
                 self._registry = self._registry_factory(self.target)
             else:
-                from reconciler.registry.client import Registry  # imports MLflow: only once a cycle needs it
+                # imports MLflow and configures the process for it: only once a cycle needs it
+                from reconciler.registry.client import connect
 
-                self._registry = Registry(self.target, parallelism=self.options.parallelism)
+                self._registry = connect(self.target, parallelism=self.options.parallelism)
         return self._registry
 
     def cycle(self, trigger: str = "interval") -> Outcome:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support.integration import client
 
-from reconciler.registry import client as live
+from reconciler.registry import runs as runs_module
 from reconciler.registry.client import Registry
 from reconciler.target import resolve
 
@@ -33,7 +33,7 @@ def log_runs(uri: str, n_experiments: int, per_experiment: int) -> list[str]:
 def test_reads_runs_across_experiments_in_constant_round_trips(registry_uri, monkeypatch):
     ids = log_runs(registry_uri, n_experiments=3, per_experiment=3)
     client(registry_uri).delete_run(ids[0])
-    monkeypatch.setattr(live, "RUN_IDS_PER_SEARCH", 4)  # 9 ids + 1 unknown -> 3 batches
+    monkeypatch.setattr(runs_module, "RUN_IDS_PER_SEARCH", 4)  # 9 ids + 1 unknown -> 3 batches
     registry = Registry(resolve(registry_uri))
     before = registry.round_trips
     runs = registry.runs(ids + ["0" * 32, None])
