@@ -64,5 +64,6 @@ def test_an_out_path_that_cannot_be_written_is_one_line(cli, files, tmp_path, co
     monkeypatch.chdir(tmp_path)
     result = cli(command, files / "m.yaml", "--out", tmp_path)  # a directory
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == f"cannot write {tmp_path}: Is a directory"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(tmp_path) in lines[0] and "directory" in lines[0], result.stderr
     assert "internal error" not in result.stderr
