@@ -142,6 +142,10 @@ class Controller:
     # ---- one cycle --------------------------------------------------------------------------
 
     def registry(self):
+        # A sqlite registry that does not exist yet is read as empty and not created (as `plan` and
+        # `drift` do) unless --self-heal may write; once something creates it, the next cycle opens it.
+        if self._registry is not None and getattr(self._registry, "absent", False):
+            self._registry = None
         if self._registry is None:
             if self._registry_factory is not None:
                 self._registry = self._registry_factory(self.target)
@@ -149,7 +153,8 @@ class Controller:
                 # imports MLflow and configures the process for it: only once a cycle needs it
                 from reconciler.registry.client import connect
 
-                self._registry = connect(self.target, parallelism=self.options.parallelism)
+                self._registry = connect(self.target, parallelism=self.options.parallelism,
+                                         read_only=not self.options.self_heal)
         return self._registry
 
     def cycle(self, trigger: str = "interval") -> Outcome:
