@@ -117,7 +117,7 @@ class Lease:
 
 class RegistryLock:
     """The lease protocol over a registry with `leases()`, `create_lease()`, `renew_lease()` and
-    `delete_lease()` (see reconciler.registry.client.Registry)."""
+    `delete_lease()` (see reconciler.registry.leases)."""
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ default permission the way the server's own checks do). What MLflow requires, pe
 
 Missing permissions are all reported at once, naming each change, and nothing is written. Servers
 without that API (no auth, or another auth in front) are not checked up front: a refused call
-then stops that model with a message naming the change (see reconciler.registry.client).
+then stops that model with a message naming the change (see reconciler.registry.auth).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`export`: write manifests from the live registry (bootstrap GitOps for an existing registry).
 
-Snapshot (reconciler.registry.client) -> pure export (reconciler.export.documents) -> files or stdout. Nothing is
+Snapshot (reconciler.registry.reads) -> pure export (reconciler.export.documents) -> files or stdout. Nothing is
 written unless every requested model was found and every document was built.
 """
 

@@ -8,7 +8,7 @@ ENDPOINT_NOT_FOUND, distinct from a JSON RESOURCE_DOES_NOT_EXIST), after which t
 for the rest of the connection and the caller's fallback is used without asking again. The first
 try is serialised, so concurrent callers send it once.
 
-Features (and their fallbacks in reconciler.registry.client):
+Features (and their fallbacks in reconciler.registry.writes):
 - ``logged_models``: MLflow 3 logged models (`/api/2.0/mlflow/logged-models/search`), which
   `runs:/` sources of MLflow 3 runs resolve to. MLflow 2 servers lack them; a run's model is then
   among the run's own artifacts, registered with its artifact URI and run_id.

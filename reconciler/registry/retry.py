@@ -326,7 +326,7 @@ def call(
 
 
 class RetryControl:
-    """Mixin for MLflow's requests `HTTPAdapter` (see reconciler.registry.client): zero retries inside the
+    """Mixin for MLflow's requests `HTTPAdapter` (see reconciler.registry.session): zero retries inside the
     session, (connect, read) timeouts cut to the deadline, and the last status recorded."""
 
     def __init__(self, *args, **kwargs):

@@ -1,4 +1,5 @@
-"""Live registry snapshot as plain data; built by `reconciler.registry.client`, consumed by the pure diff."""
+"""Live registry snapshot as plain data; built by `reconciler.registry.reads` (decoded by
+`reconciler.registry.decode`), consumed by the pure diff."""
 
 from __future__ import annotations
 
