@@ -9,7 +9,6 @@ from pathlib import Path
 from reconciler.errors import ReconcilerError
 from reconciler.redact import redact
 
-
 # What must never reach a terminal raw, whatever put it in a message (a registry value, a server's
 # error text, a plan file): control characters but tab and line feed (escape sequences, carriage
 # returns that overwrite a line), and invisible format/bidi characters that reorder what is read.
