@@ -38,6 +38,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_the_package_and_the_schema(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "reconciler/schemas/manifest.v1.json" in names
+    assert "reconciler/schemas/plan.v1.json" in names  # apply PLANFILE validates against it
     assert "reconciler/entry.py" in names and "reconciler/commands/plan.py" in names
     assert not [n for n in names if n.startswith(("tests/", "manifests/", "benchmarks/"))]
     assert (REPO_ROOT / "schemas" / "manifest.v1.json").read_bytes() == zipfile.ZipFile(wheel).read(
