@@ -11,8 +11,11 @@ from typing import Annotated
 
 import typer
 
+from reconciler.cliplain import PlainGroup
+
 app = typer.Typer(
     name="mlflow-gitops",
+    cls=PlainGroup,  # help and option errors in plain words; exit 1 for a usage error
     help="Declarative GitOps for the MLflow Model Registry: validate, plan, apply, drift and export YAML manifests.",
     no_args_is_help=True,
     add_completion=False,

@@ -64,5 +64,10 @@ def write_file(path: str, text: str, flag: str = "--out") -> None:
         raise OutputError(f"{flag} {shown(path)}: cannot write: {e.strerror or type(e).__name__}") from None
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 model`, `2 models`: every count shown to people agrees with its noun."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()

@@ -127,7 +127,8 @@ class ModelGuard:
             self.replanned[model] = len(fresh)
         self.say(
             f"Model '{model}' {what} in the registry since it was planned (another apply?); "
-            f"planned it again: {len(fresh)} of its {len(changes)} changes still needed."
+            f"planned it again: {len(fresh)} of its {len(changes)} {'change' if len(changes) == 1 else 'changes'} "
+            "still needed."
         )
         return fresh
 

@@ -10,8 +10,9 @@ from reconciler.apply.executor import ApplyInterrupted, ModelOutcome, PartialApp
 from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
+from reconciler.commands.filekinds import refuse_non_plans, refuse_other_kinds
 from reconciler.commands.plan import load_with_registry
-from reconciler.console import err, interactive, out
+from reconciler.console import count, err, interactive, out
 from reconciler.errors import Aborted, ApplyError, GatesBlockedError, PlanFileError, ReconcilerError, StalePlanError
 from reconciler.manifest.desired import DesiredState
 from reconciler.plan import savedfile
@@ -120,14 +121,16 @@ def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose:
     notes = err if verbose else None
     saved = None
     if is_plan_file(paths):
+        refuse_non_plans(paths[0])
         saved = read_saved_plan(paths[0])
         registry = Registry(target, parallelism=parallelism, on_retry=notes)
         desired = None
     else:
+        refuse_other_kinds(paths, "apply")
         desired, registry = load_with_registry(paths, target, parallelism=parallelism, on_retry=notes)
     def summary() -> str:
-        return (f"{registry.writes} registry writes; {registry.round_trips} registry round trips; "
-                f"{registry.parallelism} models at a time.")
+        return (f"{count(registry.writes, 'registry write')}; {count(registry.round_trips, 'registry round trip')}; "
+                f"{count(registry.parallelism, 'model')} at a time.")
 
     try:
         code = converge(paths, desired, registry, fmt, auto_approve, ttl, audit_trail, saved)
@@ -150,13 +153,14 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
         out(render(fmt, plan), end="")
     if plan.blocked_by:
         if machine:
-            out(json.dumps({**plan.to_json(), "apply": {"status": "blocked", "applied": 0}}, indent=2))
+            out(json.dumps({**plan.to_json(), "apply": {"status": "blocked", "applied": 0, "registered": []}}, indent=2))
         lines = blocked_lines(plan)
         raise GatesBlockedError([lines[0].rstrip(":") + "; nothing was applied.", *lines[1:]] if machine or fmt != "text"
                                 else [f"{lines[0].rstrip(':')}; nothing was applied."])
     if plan.empty:
         if machine:
-            out(json.dumps({**plan.to_json(), "apply": {"status": "no_changes", "applied": 0}}, indent=2))
+            out(json.dumps({**plan.to_json(), "apply": {"status": "no_changes", "applied": 0, "registered": []}},
+                           indent=2))
         return 0
     if not auto_approve and interactive():
         out()
@@ -173,7 +177,9 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
             return
         for change in outcome.applied:
             printed += 1
-            out(f"  [{printed}/{total}] {change.mark} {subject(change, labels)}: {describe(change)}")
+            number = outcome.registered.get(change.ref) if change.action == "register_version" else None
+            got = f" -> version {number}" if number else ""
+            out(f"  [{printed}/{total}] {change.mark} {subject(change, labels)}: {describe(change)}{got}")
 
     preflight(plan, registry)  # nothing is written unless every change is permitted
     held = RegistryLock(registry, ttl=lock_ttl, say=err) if lock_ttl else None
@@ -207,18 +213,19 @@ def converge(paths: list[str], desired: DesiredState | None, registry: Registry,
     done_by_others = total - len(result.applied)
     if machine:
         status = {"status": "applied", "applied": len(result.applied), "made_meanwhile": done_by_others,
-                  "audit_tags": trail.writes}
+                  "audit_tags": trail.writes, "registered": registered_json(result.registered)}
         out(json.dumps({**plan.to_json(), "apply": status}, indent=2))
     else:
         meanwhile = f" ({done_by_others} planned changes had been made meanwhile)" if done_by_others else ""
-        out(f"\nApply complete! {len(result.applied)} changes applied{meanwhile}.")
+        out(f"\nApply complete! {count(len(result.applied), 'change')} applied{meanwhile}.")
         if trail.writes:
-            out(f"Recorded the audit trail on {trail.models} models ({trail.writes} {audit.PREFIX}* tags).")
+            out(f"Recorded the audit trail on {count(trail.models, 'model')} "
+                f"({count(trail.writes, audit.PREFIX + '* tag')}).")
     return 0
 
 
 def interrupt_received(in_progress: int) -> None:
-    err(f"Interrupt received: {in_progress} models in progress stop after their current change; no other model "
+    err(f"Interrupt received: {count(in_progress, 'model')} in progress stop after their current change; no other model "
         "starts. Press Ctrl-C again to stop waiting.")
 
 
@@ -226,10 +233,17 @@ def failures(e: ApplyError) -> list[tuple]:
     return e.failures if isinstance(e, (PartialApplyError, ApplyInterrupted)) else [(e.failed, str(e))]
 
 
+def registered_json(registered: dict[tuple[str, str], str]) -> list[dict]:
+    """The number each registered version got (SPEC: `apply.registered`), in a stable order."""
+    return [{"model": model, "ref": ref, "version": version}
+            for (model, ref), version in sorted(registered.items(), key=lambda kv: (kv[0][0], len(kv[1]), kv[1]))]
+
+
 def failed_json(e: ApplyError) -> dict:
     return {
         "status": "interrupted" if isinstance(e, ApplyInterrupted) else "failed",
         "applied": len(e.applied),
+        "registered": registered_json(getattr(e, "registered", {})),
         "failed": [{**c.to_json(), "error": message} for c, message in failures(e)],
         "not_applied": [c.to_json() for c in e.pending],
     }
@@ -242,7 +256,7 @@ def report_partial(e: ApplyError, total: int, labels) -> None:
     models = f"; {len(failed)} models failed" if len(failed) > 1 else ""
     if isinstance(e, ApplyInterrupted):
         models = " before the interrupt" + models
-    err(f"Applied {len(e.applied)} of {total} changes{models}.")
+    err(f"Applied {len(e.applied)} of {count(total, 'change')}{models}.")
     for c, _ in failed:
         err(f"  failed:      {c.mark} {subject(c, labels)}: {describe(c)}")
     for c in e.pending:

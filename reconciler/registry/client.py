@@ -37,11 +37,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from reconciler import uris
 from reconciler.apply import audit
 from reconciler.apply.permissions import REQUIRED, User
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry
+from reconciler.registry.capabilities import Capabilities
 from reconciler.registry.snapshot import PROMPT_REFUSAL, LiveModel, LiveVersion, RunRecord, Snapshot
 from reconciler.registry.tls import failure as failure_of_tls
 from reconciler.target import Target
@@ -64,6 +66,7 @@ MAX_FILTER_BATCHES = 4
 # start paging through the registry while the manifests are parsed.
 PREFETCH_ABOVE_FILES = 1000
 DEFAULT_PARALLELISM = 8
+DB_CONNECT_ATTEMPTS = 3  # a direct database URI (sqlite, postgresql://...) that cannot be opened
 MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
 VERSIONS_SEARCH = "/api/2.0/mlflow/model-versions/search"
 # How a server that does not understand `name IN (...)` refuses the filter.
@@ -297,16 +300,16 @@ class Registry:
         """`read_only` (plan, drift, export): a sqlite registry that does not exist is read as an
         empty one and is not created; nor is a missing sqlite tracking store (opened only by
         writes). Otherwise a missing sqlite file is created, but not its directory."""
-        from reconciler import uris
-
         self.target = target
         self.read_only = read_only
         # A registry that does not exist yet is empty: nothing to open, nothing to create.
         self.absent = read_only and uris.sqlite_missing(target.registry_uri)
-        if not read_only:
-            uris.require_sqlite_directory(target.registry_uri, "the registry URI")
-            uris.require_sqlite_directory(target.tracking_uri, "the tracking URI")
+        for uri, what in ((target.registry_uri, "the registry URI"), (target.tracking_uri, "the tracking URI")):
+            uris.require_sqlite_file(uri, what)
+            if not read_only:
+                uris.require_sqlite_directory(uri, what)
         self._in_filters = True  # until a server refuses `name IN (...)`
+        self.capabilities = Capabilities()  # APIs older servers lack, learnt on first use
         self._prefetched: Background | None = None
         self._lock = threading.Lock()
         self._calls = 0
@@ -338,6 +341,13 @@ class Registry:
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow(\.|$)")
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"reconciler\.live")
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        # A database that refuses the connection: MLflow retries for ~100 s (ignoring --timeout),
+        # logging each attempt; try three times quietly, then say so in one line.
+        from mlflow.store.db import utils as db_utils
+
+        if getattr(db_utils, "MAX_RETRY_COUNT", 0) > DB_CONNECT_ATTEMPTS:
+            db_utils.MAX_RETRY_COUNT = DB_CONNECT_ATTEMPTS
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.ERROR)
 
         # Some store code resolves sources (`models:/m-...` of MLflow 3 logged models) through the
         # process-wide URIs rather than the client's: point those at the same registry.
@@ -564,8 +574,8 @@ class Registry:
         that do not exist are simply absent. A constant number of round trips: one experiment
         search plus one search per RUN_IDS_PER_SEARCH ids, the batches run concurrently."""
         ids = sorted({r for r in run_ids if r})
-        if not ids:
-            return {}
+        if not ids or (self.read_only and uris.sqlite_missing(self.target.tracking_uri)):
+            return {}  # a tracking store that does not exist has no runs (and is not made by reading)
         experiments = self._experiment_ids()
         if not experiments:
             return {}
@@ -720,18 +730,24 @@ class Registry:
     def _resolve_run_source(self, uri: str, run_id: str) -> tuple[str, str | None]:
         """Where `runs:/<run_id>/<path>` really lives. MLflow 3 logs models as logged models
         (`models:/<model_id>`) produced by the run; older runs keep the model among the run's
-        own artifacts. (The client's list_artifacts merges both, so ask for logged models first.)"""
+        own artifacts, as do all runs on MLflow 2 servers (no logged models: registry.capabilities)."""
         artifact_path = uri.split("/", 2)[2] if uri.count("/") >= 2 else "model"
         run = self._call("reading the run", self.client.get_run, run_id)
-        logged = self._call(
+        # MLflow 2 servers have no logged models: their runs keep models among their artifacts.
+        logged = self.capabilities.attempt("logged_models", lambda: self._call(
             "reading the run's logged models", self.client.search_logged_models,
             experiment_ids=[run.info.experiment_id],
             filter_string=f"name = '{artifact_path}' AND source_run_id = '{run_id}'",
-        )
+        ), fallback=[])  # fmt: skip
         if logged:
             newest = max(logged, key=lambda m: m.creation_timestamp or 0)
             return f"models:/{newest.model_id}", newest.model_id
-        files = self._call("listing the run's artifacts", self.client.list_artifacts, run_id, artifact_path)
+        # The run's own artifact store, not MlflowClient.list_artifacts: MLflow 3's also searches the
+        # logged models again (a round trip, and a 404 on MLflow 2 servers).
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        artifacts = get_artifact_repository(run.info.artifact_uri)
+        files = self._call("listing the run's artifacts", artifacts.list_artifacts, artifact_path)
         if any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files):
             return f"{run.info.artifact_uri.rstrip('/')}/{artifact_path}", None
         raise RegistryError(
