@@ -29,6 +29,7 @@ from pathlib import Path
 
 from reconciler.errors import ReconcilerError
 from reconciler.plan.model import Change, Plan
+from reconciler.registry.protocol import RegistryWriter
 
 PREFIX = "mlflow-gitops."
 MANIFEST_TAG = PREFIX + "manifest"
@@ -133,7 +134,7 @@ class AuditTrail:
     """Callable(model, applied changes, version of) run by the applier in the model's worker once
     the model's changes are made (all, or up to a failure). Returns the number of tags written."""
 
-    def __init__(self, registry, plan: Plan, context: Context, warn: Callable[[str], None]):
+    def __init__(self, registry: RegistryWriter, plan: Plan, context: Context, warn: Callable[[str], None]):
         self.registry = registry
         self.plan = plan
         self.context = context

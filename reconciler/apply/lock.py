@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 
 from reconciler.errors import ReconcilerError
 from reconciler.registry import retry
+from reconciler.registry.protocol import LeaseStore
 
 PREFIX = "mlflow-gitops.lock."
 HOLDER_TAG = "mlflow-gitops.lock.holder"
@@ -98,12 +99,11 @@ class Lease:
 
 
 class RegistryLock:
-    """The lease protocol over a registry with `leases()`, `create_lease()`, `renew_lease()` and
-    `delete_lease()` (see reconciler.registry.client.Registry)."""
+    """The lease protocol over a registry's `LeaseStore` (reconciler.registry.protocol)."""
 
     def __init__(
         self,
-        registry,
+        registry: LeaseStore,
         ttl: float = DEFAULT_TTL,
         holder: str | None = None,
         say: Callable[[str], None] = lambda _: None,

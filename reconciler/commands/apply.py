@@ -19,6 +19,7 @@ from reconciler.plan.gates import recheck
 from reconciler.plan.model import Plan
 from reconciler.registry import retry
 from reconciler.registry.client import DEFAULT_PARALLELISM, Registry
+from reconciler.registry.protocol import PlanReader
 from reconciler.registry.snapshot import ABSENT_FINGERPRINT
 from reconciler.render import render
 from reconciler.render.describe import describe, new_version_labels, subject
@@ -40,7 +41,7 @@ def is_plan_file(paths: list[str]) -> bool:
         return f.read(64).lstrip().startswith(b"{")
 
 
-def load_saved_plan(path: str, registry: Registry) -> Plan:
+def load_saved_plan(path: str, registry: PlanReader) -> Plan:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -69,7 +70,7 @@ def load_saved_plan(path: str, registry: Registry) -> Plan:
     return recheck_gates(plan, registry)
 
 
-def recheck_gates(plan: Plan, registry: Registry) -> Plan:
+def recheck_gates(plan: Plan, registry: PlanReader) -> Plan:
     """A saved plan's gates, evaluated again against the runs as they are now: a metric logged
     since the plan was made counts. (Tags are part of the models' fingerprints, checked above.)"""
     if not plan.gates:

@@ -16,8 +16,11 @@ import tempfile
 from reconciler.console import err, out
 from reconciler.errors import InputError, Location, Problem, ReconcilerError
 from reconciler.manifest.desired import DesiredModel, DesiredState
+from reconciler.plan.model import Plan
 from reconciler.propose.edit import EditError, Proposal, propose
 from reconciler.registry import retry
+from reconciler.registry.protocol import PlanReader
+from reconciler.registry.snapshot import Snapshot
 
 METRIC = re.compile(r"\bmetrics?\.(?:`([^`]+)`|\"([^\"]+)\"|([A-Za-z0-9_.\-/]+))")
 DEFAULT_METRICS_SHOWN = 3
@@ -122,7 +125,7 @@ def _declared(text: str, file: str, model: str, edited: bool = False) -> Desired
     return found[0]
 
 
-def _plan(model: DesiredModel, registry):
+def _plan(model: DesiredModel, registry: PlanReader) -> Plan:
     from reconciler.plan.build import make_plan
 
     return make_plan(DesiredState(models=(model,)), registry)
@@ -131,7 +134,7 @@ def _plan(model: DesiredModel, registry):
 class _Seen:
     """The registry as already read: planning the proposal costs no further round trip."""
 
-    def __init__(self, registry, snapshot):
+    def __init__(self, registry: PlanReader, snapshot: Snapshot):
         self._registry = registry
         self._snapshot = snapshot
 

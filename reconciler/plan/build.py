@@ -7,15 +7,16 @@ from reconciler.manifest.desired import DesiredState
 from reconciler.plan import evidence
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Change, Plan
+from reconciler.registry.protocol import PlanReader
 from reconciler.registry.snapshot import Snapshot
 
 
-def make_plan(desired: DesiredState, registry) -> Plan:
+def make_plan(desired: DesiredState, registry: PlanReader) -> Plan:
     snapshot = registry.snapshot(desired.names)
     return plan_of(desired, diff(desired, snapshot), snapshot, registry)
 
 
-def plan_of(desired: DesiredState, changes: list[Change], snapshot: Snapshot, registry) -> Plan:
+def plan_of(desired: DesiredState, changes: list[Change], snapshot: Snapshot, registry: PlanReader) -> Plan:
     """The plan of `changes` (a diff, or part of one, against `snapshot`): the evidence and gate
     results of each promotion, and what it saw of each model it touches, for the applier's checks.
     `serve` heals part of a diff it already made."""

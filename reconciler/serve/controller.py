@@ -18,6 +18,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from reconciler.plan.diff import diff
 from reconciler.plan.model import Change
 from reconciler.redact import redact
 from reconciler.registry import retry
+from reconciler.registry.protocol import Registry
 from reconciler.serve.metrics import Metrics
 from reconciler.serve.notify import EventLog, Outbox
 from reconciler.serve.status import (
@@ -98,7 +100,8 @@ def backoff(failures: int, interval: float) -> float:
 
 
 class Controller:
-    def __init__(self, paths: list[str], target: Target, options: Options, say=print, registry_factory=None):
+    def __init__(self, paths: list[str], target: Target, options: Options, say=print,
+                 registry_factory: Callable[[Target], Registry] | None = None):
         self.paths = paths
         self.target = target
         self.options = options
@@ -139,14 +142,16 @@ class Controller:
 
     # ---- one cycle --------------------------------------------------------------------------
 
-    def registry(self):
+    def registry(self) -> Registry:
         if self._registry is None:
             if self._registry_factory is not None:
                 self._registry = self._registry_factory(self.target)
             else:
-                from reconciler.registry.client import Registry  # imports MLflow: only once a cycle needs it
+                from reconciler.registry.client import (
+                    Registry as MlflowRegistry,  # imports MLflow: only once a cycle needs it
+                )
 
-                self._registry = Registry(self.target, parallelism=self.options.parallelism)
+                self._registry = MlflowRegistry(self.target, parallelism=self.options.parallelism)
         return self._registry
 
     def cycle(self, trigger: str = "interval") -> Outcome:
@@ -213,7 +218,7 @@ class Controller:
         elif new.status == SYNCED and old is not None and old.status in (OUT_OF_SYNC, ERROR):
             self._event("in_sync", new.model)
 
-    def _heal(self, desired: DesiredState, snapshot, changes: list[Change], registry) -> None:
+    def _heal(self, desired: DesiredState, snapshot, changes: list[Change], registry: Registry) -> None:
         plan = plan_of(desired, changes, snapshot, registry)
         names = list(plan.by_model())
         for name in names:
