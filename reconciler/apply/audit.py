@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from reconciler.constants import OWN_PREFIX
 from reconciler.errors import ReconcilerError
 from reconciler.plan.model import Change, Plan
 from reconciler.registry.protocol import RegistryWriter
 
-PREFIX = "mlflow-gitops."
+PREFIX = OWN_PREFIX  # the audit trail's tags
 MANIFEST_TAG = PREFIX + "manifest"
 APPLIED_TAG = PREFIX + "applied"
 STAGE_TAG = PREFIX + "stage"

@@ -37,13 +37,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from reconciler.constants import OWN_PREFIX
 from reconciler.errors import ReconcilerError
 from reconciler.registry import retry
 from reconciler.registry.protocol import LeaseStore
 
-PREFIX = "mlflow-gitops.lock."
-HOLDER_TAG = "mlflow-gitops.lock.holder"
-EXPIRES_TAG = "mlflow-gitops.lock.expires"
+PREFIX = OWN_PREFIX + "lock."
+HOLDER_TAG = PREFIX + "holder"
+EXPIRES_TAG = PREFIX + "expires"
 DESCRIPTION = "Lease of `mlflow-gitops apply --lock` (deleted on release, ignored once expired)."
 DEFAULT_TTL = 60.0
 MIN_TTL = 2.0

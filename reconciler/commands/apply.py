@@ -12,13 +12,14 @@ from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import err, interactive, out
+from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 from reconciler.errors import Aborted, ApplyError, GatesBlockedError, PlanFileError, ReconcilerError, StalePlanError
 from reconciler.manifest.desired import DesiredState
 from reconciler.plan.build import make_plan
 from reconciler.plan.gates import recheck
 from reconciler.plan.model import Plan
 from reconciler.registry import retry
-from reconciler.registry.client import DEFAULT_PARALLELISM, Registry
+from reconciler.registry.client import Registry
 from reconciler.registry.protocol import PlanReader
 from reconciler.registry.snapshot import ABSENT_FINGERPRINT
 from reconciler.render import render
@@ -93,7 +94,7 @@ def confirm() -> None:
 
 
 def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose: bool,
-        parallelism: int = DEFAULT_PARALLELISM, timeout: float | None = retry.DEFAULT_TIMEOUT,
+        parallelism: int = DEFAULT_PARALLELISM, timeout: float | None = DEFAULT_TIMEOUT,
         lock: bool = False, audit_trail: bool = True) -> int:
     retry.configure(timeout)
     ttl = ttl_from_env() if lock else None

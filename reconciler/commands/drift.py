@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import err, out, write_file
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.drift.report import build, gate_rows, without_missing_versions
 from reconciler.plan import evidence
 from reconciler.plan.diff import diff
@@ -11,7 +12,7 @@ from reconciler.target import Target
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,
-        verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(None)  # the whole registry: undeclared models are part of the audit

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from reconciler.console import err, out, write_file
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import PlanFileError
 from reconciler.manifest.desired import DesiredState
 from reconciler.manifest.load import discover, load_tree
@@ -14,7 +15,7 @@ from reconciler.target import Target
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
-        verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     plan = make_plan(desired, registry)

@@ -14,6 +14,7 @@ import re
 import tempfile
 
 from reconciler.console import err, out
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import InputError, Location, Problem, ReconcilerError
 from reconciler.manifest.desired import DesiredModel, DesiredState
 from reconciler.plan.model import Plan
@@ -28,7 +29,7 @@ DEFAULT_METRICS_SHOWN = 3
 
 def run(file: str, model: str, experiment: str, filter_string: str | None, order_by: list[str],
         stage: str | None, aliases: list[str], artifact_path: str, archive_previous: bool,
-        detailed_exitcode: bool, target, verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        detailed_exitcode: bool, target, verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     if archive_previous and stage is None:
         raise ReconcilerError("--archive-previous needs --stage: it archives the entries declaring that stage")

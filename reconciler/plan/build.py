@@ -21,7 +21,7 @@ def plan_of(desired: DesiredState, changes: list[Change], snapshot: Snapshot, re
     results of each promotion, and what it saw of each model it touches, for the applier's checks.
     `serve` heals part of a diff it already made."""
     # the runs behind every promotion, in one bulk read (none when nothing is promoted)
-    needed = evidence.run_ids(desired, snapshot, changes)
+    needed = evidence.run_ids(snapshot, changes)
     runs = registry.runs(needed) if needed else {}
     changes, gates = evidence.attach(desired, snapshot, changes, runs)
     touched = sorted({c.model for c in changes})
@@ -35,6 +35,5 @@ def plan_of(desired: DesiredState, changes: list[Change], snapshot: Snapshot, re
             for name in touched
             if name in snapshot.models and MANIFEST_TAG in snapshot.models[name].audit
         },
-        round_trips=registry.round_trips if needed else snapshot.round_trips,
         gates=tuple(gates),
     )

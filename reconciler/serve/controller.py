@@ -28,6 +28,7 @@ from reconciler.apply.executor import ApplyInterrupted, ModelOutcome, apply_plan
 from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
+from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 from reconciler.drift.report import DriftReport, build, without_missing_versions
 from reconciler.errors import ApplyError, ReconcilerError
 from reconciler.manifest.desired import DesiredState
@@ -67,8 +68,8 @@ class Options:
     git_pull: bool = False
     notify_url: str | None = None
     events: str | None = None
-    timeout: float | None = retry.DEFAULT_TIMEOUT
-    parallelism: int = 8
+    timeout: float | None = DEFAULT_TIMEOUT
+    parallelism: int = DEFAULT_PARALLELISM
 
 
 @dataclass

@@ -44,7 +44,7 @@ class MemoryRegistry:
     def snapshot(self, names):
         self.round_trips += 1
         wanted = self.models if names is None else {n: self.models[n] for n in names if n in self.models}
-        return Snapshot(models=dict(wanted), round_trips=self.round_trips)
+        return Snapshot(models=dict(wanted))
 
     def runs(self, run_ids):
         self.round_trips += 1
