@@ -11,10 +11,12 @@ from typing import Annotated
 
 import typer
 
+from reconciler.cliplain import PlainGroup
 from reconciler.constants import DEFAULT_ARTIFACT_PATH, DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 
 app = typer.Typer(
     name="mlflow-gitops",
+    cls=PlainGroup,  # help and option errors in plain words; exit 1 for a usage error
     help="Declarative GitOps for the MLflow Model Registry: validate, plan, apply, drift and export YAML manifests.",
     no_args_is_help=True,
     add_completion=False,

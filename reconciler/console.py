@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from reconciler.errors import ReconcilerError
 from reconciler.redact import redact
 
 
@@ -18,11 +19,43 @@ def err(text: str = "", end: str = "\n") -> None:
     sys.stderr.flush()
 
 
-def write_file(path: str, text: str) -> None:
+class OutputError(ReconcilerError):
+    """A file the tool was asked to write (`--out`) cannot be written; nothing was written."""
+
+
+def shown(path) -> str:
+    """A path as it may be printed: control and format characters escaped (repr's rules)."""
+    return repr(str(path))[1:-1]
+
+
+def check_out(path: str, flag: str = "--out") -> None:
+    """Refuse an output path that cannot be a regular file, before any work is done: a directory,
+    a FIFO or device (writing would block or go elsewhere), or a path under a regular file."""
     target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(redact(text), encoding="utf-8")
+    if target.exists() and not target.is_file():
+        kind = "a directory" if target.is_dir() else "not a regular file"
+        raise OutputError(f"{flag} {shown(path)}: {kind}; give a file path. Nothing was written.")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{flag} {shown(path)}: {shown(parent)} is not a directory. Nothing was written.")
+            break
+
+
+def write_file(path: str, text: str, flag: str = "--out") -> None:
+    check_out(path, flag)
+    target = Path(path)
+    try:
+        if target.parent and not target.parent.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(redact(text), encoding="utf-8")
+    except OSError as e:
+        raise OutputError(f"{flag} {shown(path)}: cannot write: {e.strerror or type(e).__name__}") from None
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 model`, `2 models`: every count shown to people agrees with its noun."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def interactive() -> bool:

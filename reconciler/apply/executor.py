@@ -31,6 +31,7 @@ class ModelOutcome:
     failed: Change | None = None
     error: str | None = None
     not_applied: list[Change] = field(default_factory=list)  # after the failure, or never started
+    registered: dict[str, str] = field(default_factory=dict)  # ref -> the number the version got
 
 
 @dataclass
@@ -46,6 +47,7 @@ class ApplyInterrupted(ApplyError):
 
     def __init__(self, result: ApplyResult):
         self.failures = _failures(result)
+        self.registered = dict(result.registered)
         super().__init__("interrupted", applied=result.applied, failed=None, pending=_pending(result))
 
 
@@ -56,6 +58,7 @@ class PartialApplyError(ApplyError):
     def __init__(self, result: ApplyResult, stopped_early: bool):
         failures = self.failures = _failures(result)
         self.stopped_early = stopped_early
+        self.registered = dict(result.registered)
         message = failures[0][1] if len(failures) == 1 else f"{len(failures)} models failed"
         super().__init__(message, applied=result.applied, failed=failures[0][0], pending=_pending(result))
 
@@ -181,6 +184,8 @@ def apply_plan(
                 outcome.failed, outcome.error, outcome.not_applied = change, str(e), changes[i + 1 :]
                 break
             outcome.applied.append(change)
+            if change.action == "register_version":
+                outcome.registered[change.ref] = result.registered[(model, change.ref)]
             with lock:
                 result.applied.append(change)
                 if on_applied:

@@ -38,7 +38,7 @@ from reconciler.plan.diff import diff_model, resolve_versions
 from reconciler.plan.model import Change, Plan
 from reconciler.plan.order import ordered
 from reconciler.registry.protocol import SnapshotReader
-from reconciler.registry.snapshot import ABSENT_FINGERPRINT, Snapshot
+from reconciler.registry.snapshot import ABSENT_FINGERPRINT, PROMPT_REFUSAL, Snapshot
 from reconciler.render.describe import describe, new_version_labels, subject
 
 if TYPE_CHECKING:
@@ -116,6 +116,11 @@ class ModelGuard:
         now = self._fresh(model)
         if now.fingerprint(model) == seen:
             return changes
+        if model in now.prompts:
+            raise ModelChanged(
+                f"'{model}' {PROMPT_REFUSAL} (it became one since {self.origin} was made); none of its "
+                f"{len(changes)} planned changes were applied."
+            )
         what = "was created" if seen == ABSENT_FINGERPRINT else "changed"
         if self.desired is None or model not in self.desired:
             raise ModelChanged(
@@ -127,7 +132,8 @@ class ModelGuard:
             self.replanned[model] = len(fresh)
         self.say(
             f"Model '{model}' {what} in the registry since it was planned (another apply?); "
-            f"planned it again: {len(fresh)} of its {len(changes)} changes still needed."
+            f"planned it again: {len(fresh)} of its {len(changes)} {'change' if len(changes) == 1 else 'changes'} "
+            "still needed."
         )
         return fresh
 

@@ -76,7 +76,7 @@ def read_live(target: Target, model: str):
         return None, f"no registry database at {target.registry_display}: history from git only", False
     from reconciler.registry.client import Registry
 
-    snapshot = Registry(target).snapshot([model])
+    snapshot = Registry(target, read_only=True).snapshot([model])
     live = snapshot.models.get(model)
     if live is None:
         return None, f"model '{model}' is not in the registry {target.registry_display}: no audit stamps", True

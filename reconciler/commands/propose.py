@@ -39,7 +39,8 @@ def run(file: str, model: str, experiment: str, filter_string: str | None, order
     from reconciler.registry.bestrun import best_run
     from reconciler.registry.client import Registry
 
-    registry = Registry(target, on_retry=err if verbose else None)
+    # propose writes FILE only: the registry is read, and a missing sqlite store is not created
+    registry = Registry(target, on_retry=err if verbose else None, read_only=True)
     best = best_run(registry, experiment, filter_string, order_by)
     if best is None:
         where = f" matching --filter '{filter_string}'" if filter_string else ""
@@ -74,10 +75,21 @@ def run(file: str, model: str, experiment: str, filter_string: str | None, order
 
 def gate_report(model: DesiredModel, plan) -> list[str]:
     """Whether the proposal passes the model's gates (`policy.gates`), from the plan of the edited
-    manifest. The one place propose asks about gates."""
-    from reconciler.render.describe import summary
+    manifest (evaluated as `plan` evaluates them: on the state after the plan)."""
+    from reconciler.render.describe import printable, summary
+    from reconciler.render.plan.evidence import FAIL_MARK, PASS_MARK, subject_of
 
-    return [summary(plan), f"Gates: model '{model.name}' declares none."]
+    lines = [summary(plan)]
+    if not model.policy.gates:
+        return lines + [f"Gates: model '{model.name}' declares none."]
+    if not plan.gates:
+        return lines + ["Gates: none to check (the proposal moves no version into a gated target)."]
+    failed = len(plan.blocked_by)
+    head = (f"Gates: all {len(plan.gates)} pass." if not failed else
+            f"Gates: {failed} of {len(plan.gates)} fail: apply would refuse this proposal.")
+    rows = [f"  {PASS_MARK if g.passed else FAIL_MARK} {printable(f'{subject_of(g)}: {g.check}: {g.reason}')}"
+            for g in plan.gates]
+    return lines + [head, *rows]
 
 
 # ---- reading and checking the file --------------------------------------------------------------
@@ -86,6 +98,8 @@ def gate_report(model: DesiredModel, plan) -> list[str]:
 def _read(file: str) -> str:
     if os.path.isdir(file):
         raise ReconcilerError(f"{file}: is a directory; propose edits one manifest file")
+    if os.path.exists(file) and not os.path.isfile(file):
+        raise ReconcilerError(f"{file}: not a regular file (a FIFO or device is never opened); propose edits one manifest file")
     try:
         with open(file, "rb") as fh:
             raw = fh.read()

@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
-from workflows import Runner, is_tool_action
+from support.workflows import Runner, is_tool_action
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

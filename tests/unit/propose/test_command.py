@@ -45,5 +45,5 @@ def test_flag_and_path_errors(cli, tmp_path):
     missing = propose(cli, tmp_path / "nope.yaml")
     assert missing.returncode == 1 and "nope.yaml: cannot read file" in missing.stderr
     bad_stage = propose(cli, path, "--stage", "Live")
-    assert bad_stage.returncode == 2 and "Live" in bad_stage.stderr  # the CLI's own usage error
+    assert bad_stage.returncode == 1 and "Live is not one of" in bad_stage.stderr  # a usage error: exit 1 (SPEC)
     assert path.read_text() == GOOD

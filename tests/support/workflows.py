@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ACTION_FILE = REPO_ROOT / "action.yml"
 TOOL_ACTION = re.compile(r"^[\w.-]+/mlflow-gitops@[\w.-]+$")
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
