@@ -146,15 +146,19 @@ class Controller:
     # ---- one cycle --------------------------------------------------------------------------
 
     def registry(self) -> Registry:
+        # A sqlite registry that does not exist yet is read as empty and not created (as `plan` and
+        # `drift` do) unless --self-heal may write; once something creates it, the next cycle opens it.
+        if self._registry is not None and getattr(self._registry, "absent", False):
+            self._registry = None
         if self._registry is None:
             if self._registry_factory is not None:
                 self._registry = self._registry_factory(self.target)
             else:
-                from reconciler.registry.client import (
-                    Registry as MlflowRegistry,  # imports MLflow: only once a cycle needs it
-                )
+                # imports MLflow: only once a cycle needs it
+                from reconciler.registry.client import Registry as MlflowRegistry
 
-                self._registry = MlflowRegistry(self.target, parallelism=self.options.parallelism)
+                self._registry = MlflowRegistry(self.target, parallelism=self.options.parallelism,
+                                                read_only=not self.options.self_heal)
         return self._registry
 
     def cycle(self, trigger: str = "interval") -> Outcome:
