@@ -246,7 +246,7 @@ def test_sigterm_during_a_heal_finishes_the_call_releases_the_lease_and_exits_0(
 
 
 def test_self_heal_respects_gates(embedded_uri, run_cli, tmp_path, unique_name):
-    from test_gates import manifest, seed
+    from test_promotion_gates import manifest, seed
 
     seed(embedded_uri, unique_name, [7.0, 5.0], ["None", "Production"])
     gates = "    - target: Production\n      metric: rmse\n      max: 6.5\n"
