@@ -30,7 +30,11 @@ def run(file: str, model: str, experiment: str, filter_string: str | None, order
     if archive_previous and stage is None:
         raise ReconcilerError("--archive-previous needs --stage: it archives the entries declaring that stage")
     text = _read(file)
-    _declared(text, file, model)  # a bad file or an unknown model: nothing else happens
+    current = _declared(text, file, model)  # a bad file or an unknown model: nothing else happens
+    for stage_name, alias in current.policy.stage_aliases.items():
+        if alias in aliases:
+            raise ReconcilerError(f"--alias {alias}: the model's policy.stage_aliases keeps it on the {stage_name} "
+                                  f"version; propose --stage {stage_name} instead")
 
     from reconciler.registry.bestrun import best_run
     from reconciler.registry.client import Registry

@@ -56,7 +56,7 @@ def propose(text: str, p: Proposal, file: str = "<manifest>") -> str:
     # the model's document alone is edited (and composed again after each step): a big file of
     # many documents is parsed once
     start, end = _document_span(text, p.model, file)
-    editor = _Editor(text[start:end], p, file)
+    editor = _Editor(text[start:end], p, file, first_line=text.count("\n", 0, start) + 1)
     index = editor.entry_index()
     if index is None:
         editor.append_entry()
@@ -121,10 +121,11 @@ def scalar(value: str, style: str | None = None) -> str:
 
 
 class _Editor:
-    def __init__(self, text: str, p: Proposal, file: str):
+    def __init__(self, text: str, p: Proposal, file: str, first_line: int = 1):
         self.text = text
         self.p = p
         self.file = file
+        self.first_line = first_line  # of the document in the file, for messages
         self.newline = _newline(text)
         self.doc = self._compose()
 
@@ -212,7 +213,7 @@ class _Editor:
         # a block list item: its line goes (with its comment, which was about that alias)
         start = max(self.text.rfind("\n", 0, item.start_mark.index), self.text.rfind("\r", 0, item.start_mark.index)) + 1
         if not re.fullmatch(r"[ \t]*-[ \t]+", self.text[start:item.start_mark.index]):
-            raise EditError(f"{self.file}:{item.start_mark.line + 1}: cannot remove alias '{alias}': "
+            raise EditError(f"{self.file}:{self.first_line + item.start_mark.line}: cannot remove alias '{alias}': "
                             "its list item does not start its line")
         end = _line_end(self.text, item.end_mark.index, include_break=True)
         if len(items) > 1:
@@ -238,7 +239,7 @@ class _Editor:
             self.add_keys(self.doc, [("versions", None)], fields)
             return
         if not isinstance(seq, SequenceNode):
-            raise EditError(f"{self.file}:{seq.start_mark.line + 1}: `versions` of model '{p.model}' is not a list")
+            raise EditError(f"{self.file}:{self.first_line + seq.start_mark.line}: `versions` of model '{p.model}' is not a list")
         if _is_flow(seq) or not seq.value:
             self.add_items(seq, ["{" + ", ".join(f"{k}: {v}" for k, v in fields) + "}"])
             return

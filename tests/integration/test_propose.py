@@ -4,6 +4,7 @@ into a commented manifest, then plan/apply of the proposal register and promote 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from support.integration import client, state, write
@@ -44,6 +45,8 @@ def train(uri: str, fluent_uri, tmp_path, experiment: str) -> dict[str, str]:
     model_dir = tmp_path / "model"
     write(model_dir / "MLmodel", "flavors: {}\n")
     ids = {}
+    if uri.startswith("sqlite:"):  # else the embedded store puts artifacts in ./mlruns of the cwd
+        client(uri).create_experiment(experiment, artifact_location=(tmp_path / "artifacts").as_uri())
     with fluent_uri(uri):
         mlflow.set_experiment(experiment)
         for name, rmse in RUNS.items():
@@ -112,8 +115,11 @@ def test_propose_best_run_then_plan_and_apply_register_it(registry_uri, unique_n
     assert live["versions"][version]["stage"] == "Production"
     assert live["versions"]["1"]["stage"] == "Archived"
 
-    again = cli(*propose_args(path, name, experiment, registry_uri, "--detailed-exitcode"))
+    again = cli(*propose_args(path, name, experiment, registry_uri, "--detailed-exitcode", "--verbose"))
     assert again.returncode == 0, again.stderr
+    # constant reads: experiment, search_runs, the model (2 searches), the gated runs (2)
+    trips = int(re.search(r"(\d+) registry round trips", again.stderr).group(1))
+    assert trips <= 6, again.stderr
     assert "nothing to change" in again.stdout and "+++" not in again.stdout
     assert path.read_text() == expected
     assert cli("plan", path, "--detailed-exitcode", *uri).returncode == 0
@@ -210,3 +216,18 @@ versions:
     applied = cli("apply", path.parent, "--auto-approve", *uri)
     assert applied.returncode == 1
     assert state(embedded_uri, name) == before
+
+
+def test_crlf_and_bom_file_keeps_its_bytes_and_mode(embedded_uri, unique_name, cli, tmp_path, fluent_uri):
+    name, experiment = unique_name, f"exp_{unique_name}"
+    ids = train(embedded_uri, fluent_uri, tmp_path, experiment)
+    text = f"\ufeff# Windows editor\r\napiVersion: mlflow-gitops/v1\r\nkind: RegisteredModel\r\nname: {name}\r\n"
+    path = tmp_path / "m.yaml"
+    path.write_bytes(text.encode())
+    path.chmod(0o640)
+    result = cli("propose", path, "--model", name, "--experiment", experiment, "--order-by", "metrics.rmse ASC",
+                 "--alias", "champion", "--tracking-uri", embedded_uri)
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes() == (text + f"versions:\r\n  - run_id: {ids['good']}\r\n    aliases: [champion]\r\n").encode()
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert "\r" not in result.stdout  # the diff is printed with plain line breaks

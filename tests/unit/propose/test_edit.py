@@ -133,6 +133,8 @@ def test_missing_model_and_unreadable_yaml_are_errors():
         propose("name: other\n", Proposal("taxi", RUN))
     with pytest.raises(EditError, match="cannot be read as YAML"):
         propose("name: [\n", Proposal("taxi", RUN))
+    with pytest.raises(EditError, match=r"^m.yaml:6: `versions` of model 'taxi' is not a list"):
+        propose("name: other\n---\n" + HEAD + "versions: {}\n", Proposal("taxi", RUN), "m.yaml")
 
 
 @pytest.mark.parametrize("value, rendered", [
