@@ -108,22 +108,28 @@ class PromotionHistory:
         needles = [n.encode() for n in wanted]
         blobs = gitlog.read_blobs(repo.root, (b for c in commits for b in c.files.values() if b),
                                   keep=lambda content: any(n in content for n in needles))
-        parsed: dict[int, dict[str, frozenset]] = {}
+        declared = {sha: _declared(content, wanted) for sha, content in blobs.items()}  # one parse per blob
+        by_id = {id(content): declared[sha] for sha, content in blobs.items()}
+        paths: dict[str, set[str]] = {}  # model -> files that declared it in some commit
+        for c in commits:
+            for path, sha in c.files.items():
+                for name in declared.get(sha or "", ()):
+                    paths.setdefault(name, set()).add(path)
 
         def holdings(blob: bytes, model: str):
-            key = id(blob)  # the blobs dict keeps each alive while build runs
-            if key not in parsed:
-                parsed[key] = _declared(blob, wanted)
-            return parsed[key].get(model)
+            return by_id[id(blob)].get(model)
 
         def by_number(ref):
             return ref.value if ref.kind == "version" else None
 
         self._timelines = {}
         for name in wanted:
+            # only the commits that touched a file declaring the model can change its timeline
+            # (building each model over every commit is models x commits: seconds at 200 x 2,000)
+            mine = paths.get(name, set())
+            touching = [c for c in commits if not mine.isdisjoint(c.files)]
             # refs by run or source resolve at join time; here a version number or nothing
-            entries, _ = timeline.build(name, commits, blobs, by_number, holdings=holdings)
-            self._timelines[name] = entries
+            self._timelines[name], _ = timeline.build(name, touching, blobs, by_number, holdings=holdings)
         self._order = gitlog.first_parent_order(repo)
         self._commits = len(commits)
         self._head, self._names = head, wanted
