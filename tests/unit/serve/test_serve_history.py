@@ -3,6 +3,7 @@ once per HEAD commit, joined with the audit stamps of the cycle's snapshot; esca
 
 from __future__ import annotations
 
+import json
 import re
 
 from support.gitrepo import GitRepo, model_doc
@@ -83,3 +84,25 @@ def test_page_shows_escaped_history_rows_and_the_note():
                         history=Promotions(note="the manifests are not in a git work tree")))
     assert "No promotion history: the manifests are not in a git work tree." in noted
     assert 'class="history"' not in noted
+
+
+def test_same_periods_as_the_history_command_across_moves_and_other_models(tmp_path, cli):
+    """Each model's timeline is built over only the commits touching its files: moves between
+    files, a multi-model file and commits for other models give what `history` gives."""
+    repo = GitRepo(tmp_path / "repo")
+    both = model_doc("taxi", (1, "Production", ["champion"])) + "---\n" + model_doc("bus", (1, "Staging", []))
+    repo.commit("both in one file", "alice", "2026-01-01T00:00:00Z", {"m/all.yaml": both})
+    repo.commit("bus alone", "bob", "2026-01-02T00:00:00Z", {"m/bus.yaml": model_doc("bus", (2, "Production", []))})
+    repo.commit("taxi moves out", "carol", "2026-01-03T00:00:00Z", {
+        "m/all.yaml": model_doc("bus", (1, "Staging", [])), "m/taxi.yaml": model_doc("taxi", (2, "Production", []))})
+    repo.commit("taxi renamed", "dave", "2026-01-04T00:00:00Z", moves={"m/taxi.yaml": "m/x/taxi.yaml"})
+    repo.commit("taxi dropped", "erin", "2026-01-05T00:00:00Z", {"m/x/taxi.yaml": model_doc("other", (1, "Production", []))})
+    got = PromotionHistory([str(repo.root / "m")]).refresh(["taxi", "bus"], Snapshot(models={}))
+    for model in ("taxi", "bus"):
+        done = cli("history", str(repo.root / "m"), "--model", model, "--no-registry", "--format", "json")
+        assert done.returncode == 0, done.stderr
+        expected = {t: [(p["version"], p["from"], p["to"], p["commit"][:12]) for p in reversed(periods)]
+                    for t, periods in json.loads(done.stdout)["targets"].items()}
+        assert {t: [(p["version"], p["from"], p["to"], p["commit"]) for p in periods]
+                for t, periods in got.models[model].items()} == expected
+    assert got.models["taxi"]["Production"][0]["to"] == "2026-01-05T00:00:00Z"
