@@ -144,13 +144,18 @@ class Controller:
     # ---- one cycle --------------------------------------------------------------------------
 
     def registry(self):
+        # A sqlite registry that does not exist yet is read as empty and not created (as `plan` and
+        # `drift` do) unless --self-heal may write; once something creates it, the next cycle opens it.
+        if self._registry is not None and getattr(self._registry, "absent", False):
+            self._registry = None
         if self._registry is None:
             if self._registry_factory is not None:
                 self._registry = self._registry_factory(self.target)
             else:
                 from reconciler.registry.client import Registry  # imports MLflow: only once a cycle needs it
 
-                self._registry = Registry(self.target, parallelism=self.options.parallelism)
+                self._registry = Registry(self.target, parallelism=self.options.parallelism,
+                                          read_only=not self.options.self_heal)
         return self._registry
 
     def cycle(self, trigger: str = "interval") -> Outcome:

@@ -336,3 +336,13 @@ def test_status_page_shows_the_promotion_history_from_git(embedded_uri, run_cli,
     assert len(rows) == 5  # Production v2, v1; Staging v2; @champion v2, v1
     assert "v2" in rows[0] and shas[1][:12] in rows[0] and "bob" in rows[0] and "now" in rows[0]
     assert "v1" in rows[1] and shas[0][:12] in rows[1] and "alice" in rows[1] and "declare v1 &lt;prod&gt;" in rows[1]
+
+
+def test_once_without_self_heal_creates_no_registry(run_cli, tmp_path):
+    """Like `plan` and `drift`: a sqlite registry that does not exist is read as empty, not created."""
+    manifests = write(tmp_path / "m.yaml", promotion_manifest("m"))
+    store = tmp_path / "nowhere.db"
+    done = run_cli("serve", manifests, "--once", "--tracking-uri", f"sqlite:///{store}", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr  # everything declared is missing: drift
+    assert not store.exists() and not (tmp_path / "mlflow.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
