@@ -102,6 +102,8 @@ def test_webhook_from_mlflow_triggers_a_cycle_nothing_written_forgery_refused(we
             dom = chromium_dom(serve.base + "/")
             assert f'id="model-{unique_name}" data-status="out_of_sync"' in dom
             assert "aliases.champion" in dom and "out of sync" in dom
+            # manifests outside any git work tree: a note where the promotion history would be
+            assert "No promotion history: the manifests are not in a git work tree" in dom
 
             served = "".join(serve.request(p)[1] for p in ("/", "/api/status", "/metrics", "/healthz"))
             assert serve.status()["tracking_uri"].startswith("http://***@127.0.0.1")
