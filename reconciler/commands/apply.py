@@ -13,6 +13,7 @@ from reconciler.apply.permissions import preflight
 from reconciler.commands.filekinds import refuse_non_plans, refuse_other_kinds
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import count, err, interactive, out
+from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 from reconciler.errors import Aborted, ApplyError, GatesBlockedError, PlanFileError, ReconcilerError, StalePlanError
 from reconciler.manifest.desired import DesiredState
 from reconciler.plan import savedfile
@@ -20,7 +21,8 @@ from reconciler.plan.build import make_plan
 from reconciler.plan.gates import recheck
 from reconciler.plan.model import Plan
 from reconciler.registry import retry
-from reconciler.registry.client import DEFAULT_PARALLELISM, Registry, connect
+from reconciler.registry.client import Registry, connect
+from reconciler.registry.protocol import PlanReader
 from reconciler.registry.snapshot import ABSENT_FINGERPRINT, PROMPT_REFUSAL
 from reconciler.render import render
 from reconciler.render.describe import describe, new_version_labels, printable, subject
@@ -51,7 +53,7 @@ def read_saved_plan(path: str) -> Plan:
     return savedfile.load(text, path)
 
 
-def load_saved_plan(path: str, registry: Registry, plan: Plan | None = None) -> Plan:
+def load_saved_plan(path: str, registry: PlanReader, plan: Plan | None = None) -> Plan:
     plan = plan if plan is not None else read_saved_plan(path)
     if plan.tracking_uri != registry.target.display:
         raise PlanFileError(
@@ -91,7 +93,7 @@ def load_saved_plan(path: str, registry: Registry, plan: Plan | None = None) -> 
     return recheck_gates(plan, registry)
 
 
-def recheck_gates(plan: Plan, registry: Registry) -> Plan:
+def recheck_gates(plan: Plan, registry: PlanReader) -> Plan:
     """A saved plan's gates, evaluated again against the runs as they are now: a metric logged
     since the plan was made counts. (Tags are part of the models' fingerprints, checked above.)"""
     if not plan.gates:
@@ -114,7 +116,7 @@ def confirm() -> None:
 
 
 def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose: bool,
-        parallelism: int = DEFAULT_PARALLELISM, timeout: float | None = retry.DEFAULT_TIMEOUT,
+        parallelism: int = DEFAULT_PARALLELISM, timeout: float | None = DEFAULT_TIMEOUT,
         lock: bool = False, audit_trail: bool = True) -> int:
     retry.configure(timeout)
     ttl = ttl_from_env() if lock else None

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reconciler import uris
+from reconciler.constants import DEFAULT_PARALLELISM
 from reconciler.registry.auth import Auth
 from reconciler.registry.connection import Connection
 from reconciler.registry.failures import error_code, short
 from reconciler.registry.leases import Leases
 from reconciler.registry.reads import PREFETCH_ABOVE_FILES, Reads
 from reconciler.registry.runs import Runs
-from reconciler.registry.setup import DEFAULT_PARALLELISM, configure_process
+from reconciler.registry.setup import configure_process
 from reconciler.registry.writes import Writes
 from reconciler.target import Target
 

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from reconciler import uris
+from reconciler.constants import DEFAULT_PARALLELISM
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry, session, setup
 from reconciler.registry.capabilities import Capabilities
 from reconciler.registry.failures import short
-from reconciler.registry.setup import DEFAULT_PARALLELISM, check_mlflow_http_environment
+from reconciler.registry.setup import check_mlflow_http_environment
 from reconciler.target import Target
 
 

@@ -8,14 +8,14 @@ data: a model row (a dict), `LiveVersion`, `RunRecord`; `live_models` assembles 
 
 from __future__ import annotations
 
-from reconciler.apply import audit
+from reconciler import constants
 from reconciler.registry.snapshot import LiveModel, LiveVersion, RunRecord
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
-SYSTEM_TAG_PREFIX = "mlflow."
+SYSTEM_TAG_PREFIX = constants.SYSTEM_PREFIX
 # Ours: the audit trail's tags; and models of our own (the `apply --lock` lease, reconciler.apply.lock),
 # never part of a snapshot.
-AUDIT_TAG_PREFIX = RESERVED_MODEL_PREFIX = audit.PREFIX
+AUDIT_TAG_PREFIX = RESERVED_MODEL_PREFIX = constants.OWN_PREFIX
 
 
 def is_prompt(tags: dict[str, str]) -> bool:

@@ -27,9 +27,9 @@ import os
 import threading
 import warnings
 
+from reconciler.constants import DEFAULT_PARALLELISM
 from reconciler.registry import retry, session
 
-DEFAULT_PARALLELISM = 8
 DB_CONNECT_ATTEMPTS = 3  # a direct database URI (sqlite, postgresql://...) that cannot be opened
 
 _lock = threading.Lock()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from reconciler.apply.executor import ApplyInterrupted, ModelOutcome, apply_plan
 from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
+from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 from reconciler.drift.report import DriftReport, build, gate_rows, without_missing_versions
 from reconciler.errors import ApplyError, ReconcilerError
 from reconciler.manifest.desired import DesiredState
@@ -37,8 +39,10 @@ from reconciler.plan.diff import diff
 from reconciler.plan.model import Change
 from reconciler.redact import redact
 from reconciler.registry import retry
+from reconciler.registry.protocol import Registry
 from reconciler.serve.metrics import Metrics
 from reconciler.serve.notify import EventLog, Outbox
+from reconciler.serve.promotions import PromotionHistory
 from reconciler.serve.status import (
     ERROR,
     HEALING,
@@ -66,8 +70,8 @@ class Options:
     git_pull: bool = False
     notify_url: str | None = None
     events: str | None = None
-    timeout: float | None = retry.DEFAULT_TIMEOUT
-    parallelism: int = 8
+    timeout: float | None = DEFAULT_TIMEOUT
+    parallelism: int = DEFAULT_PARALLELISM
 
 
 @dataclass
@@ -99,7 +103,8 @@ def backoff(failures: int, interval: float) -> float:
 
 
 class Controller:
-    def __init__(self, paths: list[str], target: Target, options: Options, say=print, registry_factory=None):
+    def __init__(self, paths: list[str], target: Target, options: Options, say=print,
+                 registry_factory: Callable[[Target], Registry] | None = None):
         self.paths = paths
         self.target = target
         self.options = options
@@ -117,6 +122,7 @@ class Controller:
         self._models: dict[str, ModelView] = {}
         self._heal_errors: dict[str, str] = {}  # model -> why its last heal failed (reported once)
         self._recent: list[dict] = []
+        self.promotions = PromotionHistory(paths)
         self.view = View(tracking_uri=target.display, interval=options.interval, self_heal=options.self_heal,
                          started=utc(time.time()))
 
@@ -141,7 +147,7 @@ class Controller:
 
     # ---- one cycle --------------------------------------------------------------------------
 
-    def registry(self):
+    def registry(self) -> Registry:
         # A sqlite registry that does not exist yet is read as empty and not created (as `plan` and
         # `drift` do) unless --self-heal may write; once something creates it, the next cycle opens it.
         if self._registry is not None and getattr(self._registry, "absent", False):
@@ -176,6 +182,7 @@ class Controller:
             report = build(present, snapshot, changes, self.target.display, False, missing,
                            gate_rows(present, snapshot, failing))
             reads = registry.round_trips - before
+            self._promotion_history(desired, snapshot)
             self._observe(desired, report, snapshot)
             healable = {m.name for m in desired.models if self.options.self_heal or m.policy.self_heal}
             heal = [c for c in changes if c.model in healable]
@@ -214,6 +221,14 @@ class Controller:
             del self._heal_errors[name]
         self._publish()
 
+    def _promotion_history(self, desired: DesiredState, snapshot) -> None:
+        """Refreshed when the manifests' HEAD moved (or a stamp changed); never fails the cycle."""
+        try:
+            self.promotions.refresh(desired.names, snapshot)
+        except Exception as e:  # noqa: BLE001 - the page says why instead of the loop failing
+            self.promotions.current = replace(self.promotions.current, note=redact(
+                f"promotion history unavailable: {type(e).__name__}: {' '.join(str(e).split())}"))
+
     def _transition(self, old: ModelView | None, new: ModelView) -> None:
         was_drift = old is not None and old.status != SYNCED and old.drift
         if new.status == OUT_OF_SYNC and (not was_drift or old.drift != new.drift):
@@ -227,7 +242,7 @@ class Controller:
         elif new.status == SYNCED and old is not None and old.status in (OUT_OF_SYNC, ERROR):
             self._event("in_sync", new.model)
 
-    def _heal(self, desired: DesiredState, snapshot, changes: list[Change], registry) -> None:
+    def _heal(self, desired: DesiredState, snapshot, changes: list[Change], registry: Registry) -> None:
         plan = plan_of(desired, changes, snapshot, registry)
         names = list(plan.by_model())
         # gates hold for heals as for apply: a model whose promotion fails a gate is not healed
@@ -358,7 +373,7 @@ class Controller:
 
     def _snapshot_view(self) -> View:
         return replace(self.view, models=tuple(self._models[n] for n in sorted(self._models)),
-                       events=tuple(self._recent))
+                       events=tuple(self._recent), history=self.promotions.current)
 
     def _publish(self) -> None:
         self.view = self._snapshot_view()
