@@ -67,7 +67,7 @@ def child(args) -> None:
         seconds.append(time.perf_counter() - started)
         if not outcome.ok:
             sys.exit(f"cycle {n} failed: {outcome.error}")
-        trips.append(controller.view.last_cycle.round_trips)
+        trips.append(controller.view.last_cycle.read_round_trips)
         if n in (1, 2, 5, 10) or n % max(1, args.cycles // 20) == 0:
             samples.append((n, round(rss_mb(), 1)))
     heals = sum(1 for line in events.read_text().splitlines() if '"event": "heal"' in line) if events.exists() else 0

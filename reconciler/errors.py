@@ -38,11 +38,37 @@ class Problem:
         return f"{self.location}: {self.message}"
 
 
+# Problems listed per file, as `validate` lists them: a manifest naming 50,000 missing versions is a
+# screenful and a count, not 50,000 lines.
+MAX_PROBLEMS_PER_FILE = 100
+
+
+def capped(problems: list[Problem]) -> list[Problem]:
+    """`problems` (sorted) with at most MAX_PROBLEMS_PER_FILE per file, then one line saying how
+    many more. Lists already capped that way (validate's) pass unchanged."""
+    per_file: dict[str, int] = {}
+    for p in problems:
+        per_file[p.location.file] = per_file.get(p.location.file, 0) + 1
+    if all(n <= MAX_PROBLEMS_PER_FILE + 1 for n in per_file.values()):
+        return problems
+    shown: list[Problem] = []
+    seen: dict[str, int] = {}
+    for p in problems:
+        count = seen[p.location.file] = seen.get(p.location.file, 0) + 1
+        if count <= MAX_PROBLEMS_PER_FILE:
+            shown.append(p)
+        elif count == MAX_PROBLEMS_PER_FILE + 1:
+            more = per_file[p.location.file] - MAX_PROBLEMS_PER_FILE
+            shown.append(Problem(p.location, f"... and {more} more problems in this file, not listed: "
+                                             f"fix the first {MAX_PROBLEMS_PER_FILE} and run again"))
+    return shown
+
+
 class InputError(ReconcilerError):
     """One or more problems in the manifests; each names FILE:LINE:COLUMN."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems, key=lambda p: (p.location, p.message))
+        self.problems = capped(sorted(problems, key=lambda p: (p.location, p.message)))
         super().__init__("\n".join(str(p) for p in self.problems))
 
     def messages(self) -> list[str]:

@@ -9,8 +9,8 @@ from reconciler.redact import redact, register_environment, register_uri
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
-# Retries and timeouts of registry calls: reconciler.registry.retry (MLflow's own HTTP retries are off; its
-# MLFLOW_HTTP_REQUEST_* variables are read there).
+# Retries and timeouts of registry calls: reconciler.registry.retry (MLflow's own HTTP retries are
+# off; the tool reads its own MLFLOW_GITOPS_HTTP_* variables there).
 
 
 @dataclass(frozen=True)

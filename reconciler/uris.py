@@ -63,7 +63,7 @@ def store_uri(uri: str, what: str = "--tracking-uri") -> str:
         try:
             parts.port
         except ValueError:
-            raise UriError(f"{shown}: the port is not a number. Accepted: {ACCEPTED}") from None
+            raise UriError(f"{shown}: the port is not a number from 0 to 65535. Accepted: {ACCEPTED}") from None
         return uri
     if scheme == "sqlite":
         if not uri.startswith("sqlite:///") and uri != "sqlite://":
@@ -118,3 +118,11 @@ def require_sqlite_directory(uri: str, what: str) -> None:
     if not os.path.isdir(directory):
         raise UriError(f"{what} {redact(uri)!r}: the directory {directory} does not exist; create it first "
                        "(apply creates the sqlite file, not its directory)")
+
+
+def require_sqlite_file(uri: str, what: str) -> None:
+    """A sqlite URI naming a directory cannot be opened (MLflow would retry for a minute)."""
+    path = sqlite_path(uri)
+    if path is not None and os.path.isdir(path):
+        raise UriError(f"{what} {redact(uri)!r}: {path} is a directory; name the database file, "
+                       "as in sqlite:///path/to/mlflow.db")

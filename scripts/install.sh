@@ -24,7 +24,7 @@ rm -rf "$dest"
 "$python" -m venv "$dest/.uv"
 "$dest/.uv/bin/python" -m pip --disable-pip-version-check --no-input --quiet install \
   --require-hashes --no-deps -r "$source_dir/requirements/bootstrap.txt"
-uv=("$dest/.uv/bin/uv" pip install --quiet --python "$dest/bin/python" --compile-bytecode)
+uv=("$dest/.uv/bin/uv" pip install --quiet --python "$dest/bin/python")
 "${uv[@]}" --require-hashes --no-deps --only-binary :all: -r "$source_dir/requirements/tool.txt"
 # The tool itself, from this checkout (the pinned ref); its dependencies are all in place already.
 "${uv[@]}" --no-deps "$source_dir"

@@ -48,6 +48,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # migrations: 18-25 s alone on a 2-CPU box, ~30-37 s when both boot at once under load.
 SERVER_START_TIMEOUT = float(os.environ.get("MLFLOW_GITOPS_TEST_SERVER_TIMEOUT", "90"))
 SERVER_STOP_TIMEOUT = 15.0
+pytest_plugins = ["support.compat_plugin"]
+
 HEALTH_POLL_INTERVAL = 0.2
 CLI_TIMEOUT = 120.0
 

@@ -27,6 +27,7 @@ to well within the TTL (MLFLOW_GITOPS_LOCK_TTL, default 60 s).
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import random
 import socket
@@ -37,12 +38,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from reconciler.constants import OWN_PREFIX
 from reconciler.errors import ReconcilerError
 from reconciler.registry import retry
+from reconciler.registry.protocol import LeaseStore
+from reconciler.render.describe import printable
 
-PREFIX = "mlflow-gitops.lock."
-HOLDER_TAG = "mlflow-gitops.lock.holder"
-EXPIRES_TAG = "mlflow-gitops.lock.expires"
+PREFIX = OWN_PREFIX + "lock."
+HOLDER_TAG = PREFIX + "holder"
+EXPIRES_TAG = PREFIX + "expires"
 DESCRIPTION = "Lease of `mlflow-gitops apply --lock` (deleted on release, ignored once expired)."
 DEFAULT_TTL = 60.0
 MIN_TTL = 2.0
@@ -75,8 +79,22 @@ def holder_id() -> str:
     return f"{user}@{socket.gethostname()} pid {os.getpid()}"
 
 
+# Lease tags are registry data anyone with write access can set: never trusted as they are.
+MAX_EXPIRES = 253402300799.0  # 9999-12-31 23:59:59 UTC; later (or inf/nan) is unreadable
+MAX_HOLDER = 200  # characters of a holder shown
+
+
 def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return "an unreadable time"
+
+
+def _holder(raw) -> str:
+    """A holder as read from the registry: one line, control and bidi characters escaped, capped."""
+    text = printable(str(raw)) if raw else "unknown holder"
+    return text if len(text) <= MAX_HOLDER else text[: MAX_HOLDER - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -92,18 +110,19 @@ class Lease:
     def from_tags(cls, name: str, tags: dict[str, str]) -> Lease:
         try:
             expires = float(tags.get(EXPIRES_TAG, "0"))
-        except ValueError:
+        except (TypeError, ValueError):
             expires = 0.0
-        return cls(name, tags.get(HOLDER_TAG, "unknown holder"), expires)
+        if not math.isfinite(expires) or not 0 <= expires <= MAX_EXPIRES:
+            expires = 0.0  # unreadable: treated as expired, like a missing tag
+        return cls(name, _holder(tags.get(HOLDER_TAG)), expires)
 
 
 class RegistryLock:
-    """The lease protocol over a registry with `leases()`, `create_lease()`, `renew_lease()` and
-    `delete_lease()` (see reconciler.registry.client.Registry)."""
+    """The lease protocol over a registry's `LeaseStore` (reconciler.registry.protocol)."""
 
     def __init__(
         self,
-        registry,
+        registry: LeaseStore,
         ttl: float = DEFAULT_TTL,
         holder: str | None = None,
         say: Callable[[str], None] = lambda _: None,

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from reconciler.commands.filekinds import refuse_other_kinds
 from reconciler.commands.plan import load_with_registry
-from reconciler.console import err, out, write_file
+from reconciler.console import check_out, count, err, out, write_file
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.drift.report import build, gate_rows, without_missing_versions
 from reconciler.plan import evidence
 from reconciler.plan.diff import diff
@@ -11,8 +13,11 @@ from reconciler.target import Target
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,
-        verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
+    refuse_other_kinds(paths, "drift")
+    if out_file:
+        check_out(out_file)
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     snapshot = registry.snapshot(None)  # the whole registry: undeclared models are part of the audit
     present, missing = without_missing_versions(desired, snapshot)
@@ -27,6 +32,6 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_o
     else:
         out(render(fmt, report), end="")
     if verbose:
-        err(f"{len(desired.models)} models declared, {len(snapshot.models)} in the registry; "
-            f"{registry.round_trips} registry round trips.")
+        err(f"{count(len(desired.models), 'model')} declared, {len(snapshot.models)} in the registry; "
+            f"{count(registry.round_trips, 'registry round trip')}.")
     return report.exit_code

@@ -7,9 +7,11 @@ written unless every requested model was found and every document was built.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
-from reconciler.console import err, out
+from reconciler.console import count, err, out
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import ReconcilerError
 from reconciler.export.documents import export_snapshot, file_names, schema_comment
 from reconciler.manifest.schema import SCHEMA_FILE
@@ -26,7 +28,7 @@ class ExportError(ReconcilerError):
 
 
 def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose: bool,
-        timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ExportError(f"--out {out_dir}: not a directory; nothing was exported")
@@ -61,8 +63,8 @@ def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose
         out(header + "---\n".join(d.body for d in docs), end="")
     for warning in result.warnings:
         err(f"warning: {warning}")
-    count = f"{len(docs)} model{'s' if len(docs) != 1 else ''}"
-    err(f"Exported {count} to {out_dir}." if out_dir is not None else f"Exported {count}.")
+    exported = count(len(docs), "model")
+    err(f"Exported {exported} to {out_dir}." if out_dir is not None else f"Exported {exported}.")
     if out_dir is not None and others:
         # e.g. models deleted from the registry since an earlier export: `plan` would create them again
         err(f"{out_dir} also holds {len(others)} manifest file{'s' if len(others) > 1 else ''} this export did "
@@ -74,9 +76,9 @@ def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose
             f"`{by}:`; the comments above them in the manifests say why.")
     if schema_missing and docs:
         err(f"The manifests point editors to {schema_missing}, which does not exist; create it with: "
-            f"mlflow-gitops schema > {schema_missing}")
+            f"{schema_command(schema_missing)}")
     if verbose:
-        err(f"{registry.round_trips} registry round trips.")
+        err(f"{count(registry.round_trips, 'registry round trip')}.")
     return 0
 
 
@@ -100,6 +102,13 @@ def schema_reference(base: Path) -> tuple[str, str | None]:
     if display.startswith(".."):
         display = str(where)
     return _relative(where, start), display
+
+
+def schema_command(path: str) -> str:
+    """A shell command that writes the schema to `path`, making its directory when missing."""
+    directory = os.path.dirname(path)
+    write = f"mlflow-gitops schema > {shlex.quote(path)}"
+    return write if not directory or os.path.isdir(directory) else f"mkdir -p {shlex.quote(directory)} && {write}"
 
 
 def _relative(path: Path, start: Path) -> str:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from reconciler.console import err, out, write_file
+from reconciler.commands.filekinds import refuse_other_kinds
+from reconciler.console import check_out, count, err, out, write_file
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import PlanFileError
 from reconciler.manifest.desired import DesiredState
 from reconciler.manifest.load import discover, load_tree
@@ -14,8 +16,11 @@ from reconciler.target import Target
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
-        verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
+    refuse_other_kinds(paths, "plan")
+    if out_file:
+        check_out(out_file)
     desired, registry = load_with_registry(paths, target, on_retry=err if verbose else None, read_only=True)
     plan = make_plan(desired, registry)
     out(render(fmt, plan), end="")
@@ -31,7 +36,7 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detail
         write_file(out_file, text)
         err(f"Saved the plan to {out_file}; apply it with: mlflow-gitops apply {out_file}")
     if verbose:
-        err(f"{len(desired.models)} models declared; {registry.round_trips} registry round trips.")
+        err(f"{count(len(desired.models), 'model')} declared; {count(registry.round_trips, 'registry round trip')}.")
     if plan.blocked_by:
         # the whole plan is out (stdout, --out) for review; the text plan lists the failures itself
         if fmt != "text":

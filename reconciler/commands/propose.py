@@ -14,10 +14,14 @@ import re
 import tempfile
 
 from reconciler.console import err, out
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import InputError, Location, Problem, ReconcilerError
 from reconciler.manifest.desired import DesiredModel, DesiredState
+from reconciler.plan.model import Plan
 from reconciler.propose.edit import EditError, Proposal, propose
 from reconciler.registry import retry
+from reconciler.registry.protocol import PlanReader
+from reconciler.registry.snapshot import Snapshot
 
 METRIC = re.compile(r"\bmetrics?\.(?:`([^`]+)`|\"([^\"]+)\"|([A-Za-z0-9_.\-/]+))")
 DEFAULT_METRICS_SHOWN = 3
@@ -25,17 +29,22 @@ DEFAULT_METRICS_SHOWN = 3
 
 def run(file: str, model: str, experiment: str, filter_string: str | None, order_by: list[str],
         stage: str | None, aliases: list[str], artifact_path: str, archive_previous: bool,
-        detailed_exitcode: bool, target, verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        detailed_exitcode: bool, target, verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     if archive_previous and stage is None:
         raise ReconcilerError("--archive-previous needs --stage: it archives the entries declaring that stage")
     text = _read(file)
-    _declared(text, file, model)  # a bad file or an unknown model: nothing else happens
+    current = _declared(text, file, model)  # a bad file or an unknown model: nothing else happens
+    for stage_name, alias in current.policy.stage_aliases.items():
+        if alias in aliases:
+            raise ReconcilerError(f"--alias {alias}: the model's policy.stage_aliases keeps it on the {stage_name} "
+                                  f"version; propose --stage {stage_name} instead")
 
     from reconciler.registry.bestrun import best_run
     from reconciler.registry.client import Registry
 
-    registry = Registry(target, on_retry=err if verbose else None)
+    # propose writes FILE only: the registry is read, and a missing sqlite store is not created
+    registry = Registry(target, on_retry=err if verbose else None, read_only=True)
     best = best_run(registry, experiment, filter_string, order_by)
     if best is None:
         where = f" matching --filter '{filter_string}'" if filter_string else ""
@@ -70,10 +79,21 @@ def run(file: str, model: str, experiment: str, filter_string: str | None, order
 
 def gate_report(model: DesiredModel, plan) -> list[str]:
     """Whether the proposal passes the model's gates (`policy.gates`), from the plan of the edited
-    manifest. The one place propose asks about gates."""
-    from reconciler.render.describe import summary
+    manifest (evaluated as `plan` evaluates them: on the state after the plan)."""
+    from reconciler.render.describe import printable, summary
+    from reconciler.render.plan.evidence import FAIL_MARK, PASS_MARK, subject_of
 
-    return [summary(plan), f"Gates: model '{model.name}' declares none."]
+    lines = [summary(plan)]
+    if not model.policy.gates:
+        return lines + [f"Gates: model '{model.name}' declares none."]
+    if not plan.gates:
+        return lines + ["Gates: none to check (the proposal moves no version into a gated target)."]
+    failed = len(plan.blocked_by)
+    head = (f"Gates: all {len(plan.gates)} pass." if not failed else
+            f"Gates: {failed} of {len(plan.gates)} fail: apply would refuse this proposal.")
+    rows = [f"  {PASS_MARK if g.passed else FAIL_MARK} {printable(f'{subject_of(g)}: {g.check}: {g.reason}')}"
+            for g in plan.gates]
+    return lines + [head, *rows]
 
 
 # ---- reading and checking the file --------------------------------------------------------------
@@ -82,6 +102,8 @@ def gate_report(model: DesiredModel, plan) -> list[str]:
 def _read(file: str) -> str:
     if os.path.isdir(file):
         raise ReconcilerError(f"{file}: is a directory; propose edits one manifest file")
+    if os.path.exists(file) and not os.path.isfile(file):
+        raise ReconcilerError(f"{file}: not a regular file (a FIFO or device is never opened); propose edits one manifest file")
     try:
         with open(file, "rb") as fh:
             raw = fh.read()
@@ -122,7 +144,7 @@ def _declared(text: str, file: str, model: str, edited: bool = False) -> Desired
     return found[0]
 
 
-def _plan(model: DesiredModel, registry):
+def _plan(model: DesiredModel, registry: PlanReader) -> Plan:
     from reconciler.plan.build import make_plan
 
     return make_plan(DesiredState(models=(model,)), registry)
@@ -131,7 +153,7 @@ def _plan(model: DesiredModel, registry):
 class _Seen:
     """The registry as already read: planning the proposal costs no further round trip."""
 
-    def __init__(self, registry, snapshot):
+    def __init__(self, registry: PlanReader, snapshot: Snapshot):
         self._registry = registry
         self._snapshot = snapshot
 

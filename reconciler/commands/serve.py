@@ -46,6 +46,8 @@ def run(paths: list[str], target: Target, interval: float, self_heal: bool, list
         raise ServeError("--interval must be more than 0 seconds")
     if events:
         parent = Path(events).parent
+        if Path(events).is_dir():
+            raise ServeError(f"--events {events}: is a directory; give a file to append events to")
         if not parent.is_dir():
             raise ServeError(f"--events {events}: directory {parent} does not exist")
     if notify_url and not notify_url.startswith(("http://", "https://")):

@@ -101,7 +101,6 @@ class DriftReport:
     drift: tuple[Drifted, ...]  # in plan order
     undeclared: tuple[Undeclared, ...]  # sorted by name
     fail_on_unmanaged: bool = False
-    round_trips: int = 0
 
     @property
     def drifted_models(self) -> list[str]:
@@ -164,6 +163,10 @@ def drifted(c: Change, live: LiveModel | None) -> Drifted:
         changed_at, user_id = iso(version.last_updated_timestamp), version.user_id
     else:
         changed_at, user_id = iso(live.last_updated_timestamp) if live is not None else None, None
+    if c.alias is not None or c.key is not None:
+        # MLflow does not bump last_updated_timestamp on tag or alias writes: the model's (or
+        # version's) timestamp says nothing about when this field changed
+        changed_at = None
     applied = None
     if live is not None:
         stamp = version.audit.get(STAGE_TAG) if version is not None and c.action == "transition_stage" else None
@@ -191,7 +194,7 @@ def without_missing_versions(desired: DesiredState, snapshot: Snapshot) -> tuple
                     model=dm.name, version=number, field="version", git="declared", live=None, action=None,
                     source=dv.location.short,
                     last_applied=live.audit.get(APPLIED_TAG) if live is not None else None,
-                    reason="not in the registry; apply cannot restore it: declare another version",
+                    reason="deleted from the registry; apply cannot bring it back: declare another version",
                 ))
             else:
                 kept.append(dv)
@@ -239,5 +242,4 @@ def build(desired: DesiredState, snapshot: Snapshot, changes: list[Change], trac
         )),
         undeclared=undeclared,
         fail_on_unmanaged=fail_on_unmanaged,
-        round_trips=snapshot.round_trips,
     )

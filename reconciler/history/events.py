@@ -25,6 +25,8 @@ class EventsError(ReconcilerError):
 
 def read(path: str, model: str) -> tuple[list[dict], int]:
     """The model's events, in file order, and the number of lines skipped."""
+    if Path(path).exists() and not Path(path).is_file():
+        raise EventsError(f"--events {path}: not a regular file; only regular files are read")
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as e:

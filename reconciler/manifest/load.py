@@ -14,10 +14,10 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from reconciler.constants import DEFAULT_ARTIFACT_PATH
 from reconciler.errors import InputError, Location, Problem
 from reconciler.manifest import rules
 from reconciler.manifest.desired import (
-    DEFAULT_ARTIFACT_PATH,
     DesiredModel,
     DesiredState,
     DesiredVersion,
@@ -53,6 +53,9 @@ def discover(paths: list[str]) -> tuple[list[tuple[str, str]], list[Problem]]:
             continue
         if stat.S_ISDIR(st.st_mode):
             _walk(given, shown, found, problems, seen)
+        elif not stat.S_ISREG(st.st_mode):
+            # a FIFO would block the read forever (pre-commit, CI), a device never ends: never opened
+            problems.append(Problem(Location(given, 1, 1), f"{not_regular(st.st_mode)}; only regular files are read"))
         elif (st.st_dev, st.st_ino) not in seen:
             seen.add((st.st_dev, st.st_ino))
             found.append((given, given))
@@ -60,6 +63,16 @@ def discover(paths: list[str]) -> tuple[list[tuple[str, str]], list[Problem]]:
         where = paths or ["."]
         problems += [Problem(Location(p, 1, 1), "no manifests found (no *.yaml or *.yml files)") for p in where]
     return found, problems
+
+
+def not_regular(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a regular file"
+    return "not a regular file"
 
 
 def _walk(top: str, shown_top: str, found: list, problems: list, seen: set) -> None:
@@ -137,12 +150,6 @@ def _collector_paused():
             if gc.get_count()[0] > FREEZE_ABOVE:
                 gc.freeze()
             gc.enable()
-
-
-def load_documents(paths: list[str]) -> tuple[list[Document], list[str], list[Problem]]:
-    """Every document under `paths`, the files read, and every problem: syntax, schema and rules."""
-    with _collector_paused():
-        return _load_documents(paths)
 
 
 def _load_documents(paths: list[str], early: dict | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 
 import yaml
@@ -101,11 +102,19 @@ class _Abort(Exception):
     """Stops reading a file after a problem that makes the rest of it meaningless."""
 
 
+def _nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
 def read_file(path: str, display: str | None = None) -> tuple[list[Document], list[Problem]]:
     """Read and parse one manifest file; `display` is the name used in locations."""
     display = path if display is None else display
     try:
-        with open(path, "rb") as fh:
+        # O_NONBLOCK: a FIFO (or a file swapped for one since it was listed) opens at once instead
+        # of waiting for a writer, and is refused below; regular files ignore the flag.
+        with open(path, "rb", opener=_nonblocking) as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return [], [Problem(Location(display, 1, 1), "not a regular file; only regular files are read")]
             size = os.fstat(fh.fileno()).st_size
             raw = fh.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
     except OSError as exc:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.constants import RESERVED_TAG_PREFIXES
 from reconciler.errors import InputError, Problem
 from reconciler.manifest.desired import DesiredModel, DesiredState, DesiredVersion
 from reconciler.plan.model import Change
 from reconciler.plan.order import ordered
-from reconciler.registry.snapshot import LiveModel, LiveVersion, Snapshot
+from reconciler.registry.snapshot import PROMPT_REFUSAL, LiveModel, LiveVersion, Snapshot
 
 ACTIVE_STAGES = ("Staging", "Production")
-RESERVED_TAG_PREFIXES = ("mlflow.", "mlflow-gitops.")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ def diff(desired: DesiredState, snapshot: Snapshot) -> list[Change]:
     problems: list[Problem] = []
     changes: list[Change] = []
     for model in desired.models:
+        if model.name in snapshot.prompts:
+            problems.append(Problem(model.loc("name"), f"model {model.name!r} {PROMPT_REFUSAL}; rename this model"))
+            continue
         changes.extend(diff_model(model, snapshot.models.get(model.name), problems))
     if problems:
         raise InputError(problems)

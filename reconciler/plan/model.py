@@ -76,7 +76,6 @@ class Plan:
     prior_state: dict[str, str] = field(default_factory=dict)
     # model name -> the manifest its `mlflow-gitops.manifest` tag named when planned (reconciler.apply.audit)
     managed_by: dict[str, str] = field(default_factory=dict)
-    round_trips: int = 0
     # one row per gate per version entering a gated target (reconciler.plan.gates)
     gates: tuple[GateResult, ...] = ()
 
@@ -122,24 +121,7 @@ class Plan:
 
     @classmethod
     def loads(cls, text: str, origin: str) -> Plan:
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise PlanFileError(f"{origin}:{e.lineno}:{e.colno}: not a plan file: {e.msg}") from None
-        if not isinstance(doc, dict) or doc.get("format_version") != FORMAT_VERSION:
-            raise PlanFileError(
-                f"{origin}:1:1: not a plan file of format_version {FORMAT_VERSION!r}"
-            )
-        try:
-            changes = tuple(Change.from_json(c) for c in doc["changes"])
-            return cls(
-                changes=changes,
-                tracking_uri=doc["tracking_uri"],
-                registry_uri=doc.get("registry_uri"),
-                prior_state=dict(doc.get("prior_state", {})),
-                managed_by=dict(doc.get("managed_by", {})),
-                gates=tuple(GateResult.from_json(g) for g in doc.get("gates", ())),
-            )
-        except (KeyError, TypeError) as e:
-            raise PlanFileError(f"{origin}:1:1: malformed plan file: {e}") from None
+        """A saved plan, checked as untrusted input (reconciler.plan.savedfile)."""
+        from reconciler.plan import savedfile
 
+        return savedfile.load(text, origin)

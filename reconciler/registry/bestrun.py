@@ -35,6 +35,10 @@ def best_run(registry: Registry, experiment: str, filter_string: str | None,
     order, or None when no run matches."""
     from mlflow.entities import ViewType
 
+    from reconciler import uris
+
+    if uris.sqlite_missing(registry.target.tracking_uri):  # opening it would create it: it has no runs
+        raise SearchError(f"no experiment named '{experiment}' in {registry.target.display} (no such database)")
     client = registry.client
     found = _read(registry, "reading the experiment", client.get_experiment_by_name, experiment)
     if found is None and experiment.isdigit():

@@ -15,7 +15,10 @@ Performance notes (measured in docs/benchmarks.md):
   auth, headers, retries) but their JSON is read directly, not through protobuf's pure-Python
   `ParseDict`, which costs more than a second per 20,000 versions.
 - Writes call MLflow's registry client directly: `MlflowClient` precedes every write with a
-  `get_registered_model` round trip to refuse prompts; the snapshot already leaves prompts out.
+  `get_registered_model` round trip to refuse prompts; instead the snapshot reads prompts
+  (`Snapshot.prompts`, a third search per batch) and everything upstream refuses them: a manifest
+  naming one (diff), a saved plan touching one, a model that became one (guard), and a create
+  that meets one ("already exists" is only taken as done after a read shows a model).
 - `HTTPConnection`s of MLflow's pooled session ask for an immediate ACK before reading each
   response (`TCP_QUICKACK`): a multi-worker `mlflow server` (uvicorn's default of 4 workers) does
   not set TCP_NODELAY, so its body segment waits for our delayed ACK of the header segment, ~40 ms
@@ -34,17 +37,19 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from reconciler import uris
 from reconciler.apply import audit
 from reconciler.apply.permissions import REQUIRED, User
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry
 from reconciler.registry.capabilities import Capabilities
-from reconciler.registry.snapshot import LiveModel, LiveVersion, RunRecord, Snapshot
+from reconciler.registry.snapshot import PROMPT_REFUSAL, LiveModel, LiveVersion, RunRecord, Snapshot
 from reconciler.registry.tls import failure as failure_of_tls
 from reconciler.target import Target
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+PROMPTS_ONLY = f"tags.`{PROMPT_TAG}` = 'true'"
 SYSTEM_TAG_PREFIX = "mlflow."
 # Ours: the audit trail's tags; and models of our own (the `apply --lock` lease, reconciler.apply.lock),
 # never part of a snapshot.
@@ -61,6 +66,7 @@ MAX_FILTER_BATCHES = 4
 # start paging through the registry while the manifests are parsed.
 PREFETCH_ABOVE_FILES = 1000
 DEFAULT_PARALLELISM = 8
+DB_CONNECT_ATTEMPTS = 3  # a direct database URI (sqlite, postgresql://...) that cannot be opened
 MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
 VERSIONS_SEARCH = "/api/2.0/mlflow/model-versions/search"
 # How a server that does not understand `name IN (...)` refuses the filter.
@@ -76,6 +82,11 @@ EXPERIMENTS_PAGE = 50_000  # server maximum (SEARCH_MAX_RESULTS_THRESHOLD)
 RUN_IDS_PER_SEARCH = 250
 
 
+def is_prompt(tags: dict[str, str]) -> bool:
+    # MLflow's own test is `== "true"`; any value of its reserved tag is no model of ours to touch
+    return PROMPT_TAG in tags
+
+
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if not k.startswith((SYSTEM_TAG_PREFIX, AUDIT_TAG_PREFIX))}
 
@@ -84,9 +95,35 @@ def audit_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.startswith(AUDIT_TAG_PREFIX)}
 
 
-def quote(name: str) -> str:
-    # MLflow's filter grammar has no escape for the quote character, but accepts either quote.
-    return f'"{name}"' if "'" in name else f"'{name}'"
+def quote(value: str) -> str:
+    """`value` as a string literal of an `IN (...)` list in MLflow's search filters, exactly.
+
+    MLflow reads `=`/`LIKE` values by trimming the quotes (no escapes at all: a name with both
+    quote kinds cannot be written there), but reads an `IN (...)` list with Python's
+    `ast.literal_eval`, after sqlparse has split the filter into tokens (where a backslash before
+    a quote escapes it). So every character that either reader could take for syntax -- both
+    quotes, the backslash, control and line-break characters -- is written as a Python `\\x`/`\\u`
+    escape, which sqlparse sees as plain text and literal_eval decodes: any name round-trips.
+    `%` and `_` need nothing: `IN` compares for equality, not as a pattern.
+    Filters are always `name IN (...)`, one name or many (see `name_filters`)."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if ch in _FILTER_SYNTAX or code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif ch in _LINE_BREAKS or 0xD800 <= code < 0xE000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "'" + "".join(out) + "'"
+
+
+_FILTER_SYNTAX = frozenset("\\'\"")
+_LINE_BREAKS = frozenset("\u2028\u2029\x85")
+
+
+def name_filter(names: Iterable[str]) -> str:
+    return f"name IN ({','.join(quote(n) for n in names)})"
 
 
 def name_filters(names: list[str]) -> Iterable[str]:
@@ -263,15 +300,14 @@ class Registry:
         """`read_only` (plan, drift, export): a sqlite registry that does not exist is read as an
         empty one and is not created; nor is a missing sqlite tracking store (opened only by
         writes). Otherwise a missing sqlite file is created, but not its directory."""
-        from reconciler import uris
-
         self.target = target
         self.read_only = read_only
         # A registry that does not exist yet is empty: nothing to open, nothing to create.
         self.absent = read_only and uris.sqlite_missing(target.registry_uri)
-        if not read_only:
-            uris.require_sqlite_directory(target.registry_uri, "the registry URI")
-            uris.require_sqlite_directory(target.tracking_uri, "the tracking URI")
+        for uri, what in ((target.registry_uri, "the registry URI"), (target.tracking_uri, "the tracking URI")):
+            uris.require_sqlite_file(uri, what)
+            if not read_only:
+                uris.require_sqlite_directory(uri, what)
         self._in_filters = True  # until a server refuses `name IN (...)`
         self.capabilities = Capabilities()  # APIs older servers lack, learnt on first use
         self._prefetched: Background | None = None
@@ -287,6 +323,7 @@ class Registry:
         self.rest = None
         if self.absent:
             return
+        check_mlflow_http_environment()
         try:
             self._open(parallelism)
         except Exception as e:  # a database that refuses the connection, a server MLflow cannot use...
@@ -304,6 +341,13 @@ class Registry:
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow(\.|$)")
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"reconciler\.live")
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        # A database that refuses the connection: MLflow retries for ~100 s (ignoring --timeout),
+        # logging each attempt; try three times quietly, then say so in one line.
+        from mlflow.store.db import utils as db_utils
+
+        if getattr(db_utils, "MAX_RETRY_COUNT", 0) > DB_CONNECT_ATTEMPTS:
+            db_utils.MAX_RETRY_COUNT = DB_CONNECT_ATTEMPTS
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.ERROR)
 
         # Some store code resolves sources (`models:/m-...` of MLflow 3 logged models) through the
         # process-wide URIs rather than the client's: point those at the same registry.
@@ -395,11 +439,11 @@ class Registry:
         except FilterRejected:
             self._in_filters = False
             raw_models, raw_versions = self._search([None])
+        named = [m for m in raw_models if wanted is None or m["name"] in wanted]
+        prompts = frozenset(m["name"] for m in named if is_prompt(m["tags"]))
         models = {
-            m["name"]: m
-            for m in raw_models
-            if (wanted is None or m["name"] in wanted) and m["tags"].get(PROMPT_TAG) != "true"
-            and not m["name"].startswith(RESERVED_MODEL_PREFIX)
+            m["name"]: m for m in named
+            if m["name"] not in prompts and not m["name"].startswith(RESERVED_MODEL_PREFIX)
         }
         versions: dict[str, dict[str, LiveVersion]] = {name: {} for name in models}
         for name, v in raw_versions:
@@ -417,14 +461,18 @@ class Registry:
             )
             for name, m in sorted(models.items())
         }
-        return Snapshot(models=live, round_trips=self.round_trips)
+        return Snapshot(models=live, round_trips=self.round_trips, prompts=prompts)
 
     def _search(self, filters: list[str | None]) -> tuple[list[dict], list[tuple[str, LiveVersion]]]:
-        """Both searches for every filter, concurrently; pages of one search follow each other."""
+        """The searches for every filter, concurrently; pages of one search follow each other.
+        MLflow's searches leave prompts out unless asked for them alone: a third search per
+        filter asks, so that prompts are known (and refused), never mistaken for absent models."""
         jobs: list[Callable[[], list]] = []
         for f in filters:
             jobs.append(functools.partial(self._pages, self._models_page, f))
             jobs.append(functools.partial(self._pages, self._versions_page, f))
+            prompts = f"{f} AND {PROMPTS_ONLY}" if f else PROMPTS_ONLY
+            jobs.append(functools.partial(self._pages, self._models_page, prompts))
         slots = threading.BoundedSemaphore(max(2, self.parallelism))
 
         def bounded(job):
@@ -433,7 +481,9 @@ class Registry:
 
         running = [Background(functools.partial(bounded, job)) for job in jobs]
         results = [r.result() for r in running]
-        return ([m for r in results[0::2] for m in r], [v for r in results[1::2] for v in r])
+        models = [m for r in results[0::3] for m in r]
+        prompts = [{**m, "tags": {**m["tags"], PROMPT_TAG: "true"}} for r in results[2::3] for m in r]
+        return (models + prompts, [v for r in results[1::3] for v in r])
 
     def prefetch(self) -> None:
         """Start reading the whole registry in the background (while manifests are parsed, say);
@@ -524,8 +574,8 @@ class Registry:
         that do not exist are simply absent. A constant number of round trips: one experiment
         search plus one search per RUN_IDS_PER_SEARCH ids, the batches run concurrently."""
         ids = sorted({r for r in run_ids if r})
-        if not ids:
-            return {}
+        if not ids or (self.read_only and uris.sqlite_missing(self.target.tracking_uri)):
+            return {}  # a tracking store that does not exist has no runs (and is not made by reading)
         experiments = self._experiment_ids()
         if not experiments:
             return {}
@@ -607,7 +657,10 @@ class Registry:
 
     def _create(self, name: str, **kwargs) -> None:
         """Create a registered model; "already exists" means done (our earlier attempt whose answer
-        was lost, or a concurrent run), which makes the call safe to retry."""
+        was lost, or a concurrent run), which makes the call safe to retry -- once a read has shown
+        that what exists is a model and not an MLflow prompt (whose later writes would skip
+        MLflow's prompt check: the tool writes through the registry client directly)."""
+        existed = []
 
         def create_registered_model():
             try:
@@ -615,8 +668,14 @@ class Registry:
             except Exception as e:
                 if error_code(e) != "RESOURCE_ALREADY_EXISTS":
                     raise
+                existed.append(True)
 
         self._write(create_registered_model)
+        if existed:
+            found = self._call("reading the registry", self.models.get_registered_model, name)
+            # `.tags` of a RegisteredModel leaves MLflow's reserved tags out; `_tags` has them all
+            if is_prompt(dict(getattr(found, "_tags", None) or found.tags or {})):
+                raise RegistryError(f"'{name}' {PROMPT_REFUSAL}; it was created meanwhile, and nothing was written to it")
 
     @registry_call("create_model")
     def create_model(self, name: str) -> None:
@@ -665,7 +724,7 @@ class Registry:
 
     def _versions_of(self, name: str, match: Callable[[LiveVersion], bool]) -> list[str]:
         """Numbers of the versions of `name` that `match`, in ascending order."""
-        found = self._pages(self._versions_page, f"name = {quote(name)}")
+        found = self._pages(self._versions_page, name_filter([name]))
         return sorted((v.version for n, v in found if n == name and match(v)), key=int)
 
     def _resolve_run_source(self, uri: str, run_id: str) -> tuple[str, str | None]:
@@ -804,6 +863,40 @@ class Registry:
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(names) or 1))) as pool:
             return dict(zip(names, pool.map(one, names)))
+
+
+# MLflow's HTTP layer parses these on every request (with MLflow's types: some are whole numbers),
+# even though the tool switches its retries off; the tool's own retry settings are MLFLOW_GITOPS_HTTP_*.
+MLFLOW_HTTP_VARIABLES = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": retry.ENV_RETRIES,
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": retry.ENV_BACKOFF,
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": retry.ENV_JITTER,
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": retry.ENV_TIMEOUT,
+    "MLFLOW_HTTP_POOL_CONNECTIONS": None,
+    "MLFLOW_HTTP_POOL_MAXSIZE": None,
+    "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": None,
+    "MLFLOW_TRACKING_INSECURE_TLS": None,
+}
+
+
+def check_mlflow_http_environment() -> None:
+    """A value MLflow cannot parse would fail every registry call with MLflow's own message (e.g.
+    `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=0.5`: MLflow wants a whole number): one clear line instead."""
+    import mlflow.environment_variables as mlflow_env
+
+    for name, ours in MLFLOW_HTTP_VARIABLES.items():
+        variable = getattr(mlflow_env, name, None)
+        if variable is None or name not in os.environ:
+            continue
+        try:
+            variable.get()
+        except Exception:
+            kind = {int: "a whole number", float: "a number", bool: "true or false"}.get(variable.type, "another value")
+            instead = f"; mlflow-gitops's own retry setting is {ours} (fractions allowed)" if ours else ""
+            raise retry.ConfigError(
+                f"{name}={retry.printable_value(os.environ[name])}: MLflow reads this variable as {kind} on "
+                f"every request and cannot use this value; fix or unset it{instead}"
+            ) from None
 
 
 def _int(value) -> int | None:

@@ -6,9 +6,9 @@ sent again and register the same source twice. Here instead:
 
 - each registry call is retried on transient faults only: connection refused/reset/dropped,
   timeouts, HTTP 408/429/500/502/503/504; never on 4xx answers;
-- up to `retries` times (MLFLOW_HTTP_REQUEST_MAX_RETRIES, default 3), after a backoff of
-  `backoff * 2**(n-1)` seconds (MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, default 0.5; capped at 8 s)
-  plus a random jitter of up to MLFLOW_HTTP_REQUEST_BACKOFF_JITTER seconds (default 0.5), or what
+- up to `retries` times (MLFLOW_GITOPS_HTTP_MAX_RETRIES, default 3), after a backoff of
+  `backoff * 2**(n-1)` seconds (MLFLOW_GITOPS_HTTP_BACKOFF_FACTOR, default 0.5; capped at 8 s)
+  plus a random jitter of up to MLFLOW_GITOPS_HTTP_BACKOFF_JITTER seconds (default 0.5), or what
   a 429/503 answer's Retry-After asks for;
 - a call that is not idempotent (creating a model or a version) and whose request may have
   reached the server is retried only after `recover` found no trace of the first attempt;
@@ -44,6 +44,19 @@ DEFAULT_JITTER = 0.5
 DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds to wait for one response
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection (capped by the request timeout)
 MAX_BACKOFF = 8.0
+# The tool's own names (README "Failures and retries"); MLflow's MLFLOW_HTTP_REQUEST_* are MLflow's.
+ENV_RETRIES = "MLFLOW_GITOPS_HTTP_MAX_RETRIES"
+ENV_BACKOFF = "MLFLOW_GITOPS_HTTP_BACKOFF_FACTOR"
+ENV_JITTER = "MLFLOW_GITOPS_HTTP_BACKOFF_JITTER"
+ENV_TIMEOUT = "MLFLOW_GITOPS_HTTP_TIMEOUT"
+
+
+class ConfigError(ReconcilerError):
+    """An environment variable the tool reads holds a value it cannot use."""
+
+
+def printable_value(raw: str) -> str:
+    return repr(raw[:40] + ("…" if len(raw) > 40 else "")).encode("ascii", "backslashreplace").decode("ascii")
 
 TRANSIENT_STATUS = {408: "Request Timeout", 429: "Too Many Requests", 500: "Internal Server Error",
                     502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}  # fmt: skip
@@ -93,20 +106,28 @@ class Policy:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ = os.environ) -> Policy:
-        """MLflow's own retry variables, applied by this module instead of by MLflow."""
+        """The tool's own variables (`MLFLOW_GITOPS_HTTP_*`). Not MLflow's `MLFLOW_HTTP_REQUEST_*`:
+        MLflow parses those itself, some as whole numbers, so a documented `0.5` would break
+        MLflow's HTTP layer; a value here that is not a number in range is a clear error."""
 
-        def number(name: str, default: float, low: float, high: float) -> float:
-            try:
-                value = float(env.get(name, default))
-            except ValueError:
+        def number(name: str, default: float, low: float, high: float, whole: bool = False) -> float:
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
                 return default
-            return min(max(value, low), high) if math.isfinite(value) else default
+            try:
+                value = int(raw) if whole else float(raw)
+            except ValueError:
+                value = None
+            if value is None or not math.isfinite(value) or not low <= value <= high:
+                kind = "a whole number" if whole else "a number"
+                raise ConfigError(f"{name} must be {kind} from {low:g} to {high:g}, not {printable_value(raw)}")
+            return value
 
         return cls(
-            retries=int(number("MLFLOW_HTTP_REQUEST_MAX_RETRIES", DEFAULT_RETRIES, 0, 10)),
-            backoff=number("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", DEFAULT_BACKOFF, 0, MAX_BACKOFF),
-            jitter=number("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", DEFAULT_JITTER, 0, MAX_BACKOFF),
-            request_timeout=number("MLFLOW_HTTP_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT, 1, 3600),
+            retries=int(number(ENV_RETRIES, DEFAULT_RETRIES, 0, 10, whole=True)),
+            backoff=number(ENV_BACKOFF, DEFAULT_BACKOFF, 0, MAX_BACKOFF),
+            jitter=number(ENV_JITTER, DEFAULT_JITTER, 0, MAX_BACKOFF),
+            request_timeout=number(ENV_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, 1, 3600),
         )
 
     def delay(self, retry: int, fault: Fault) -> float:

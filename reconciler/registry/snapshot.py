@@ -54,14 +54,22 @@ class LiveModel:
 
 
 ABSENT_FINGERPRINT = "absent"
+# An MLflow prompt (a registered model tagged `mlflow.prompt.is_prompt`): seen, never touched.
+PROMPT_FINGERPRINT = "prompt"
+PROMPT_REFUSAL = "is an MLflow prompt, which mlflow-gitops never reads, changes or prunes"
 
 
 @dataclass(frozen=True)
 class Snapshot:
     models: dict[str, LiveModel]  # name -> LiveModel, only the models that were read
     round_trips: int = 0
+    # names of MLflow prompts among the names read: not in `models` (nothing diffs, exports or
+    # prunes them), but known, so that a manifest or saved plan naming one is refused
+    prompts: frozenset[str] = frozenset()
 
     def fingerprint(self, name: str) -> str:
+        if name in self.prompts:
+            return PROMPT_FINGERPRINT
         m = self.models.get(name)
         return m.fingerprint() if m else ABSENT_FINGERPRINT
 

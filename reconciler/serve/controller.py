@@ -18,6 +18,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,15 +28,18 @@ from reconciler.apply.executor import ApplyInterrupted, ModelOutcome, apply_plan
 from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
-from reconciler.drift.report import DriftReport, build, without_missing_versions
+from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
+from reconciler.drift.report import DriftReport, build, gate_rows, without_missing_versions
 from reconciler.errors import ApplyError, ReconcilerError
 from reconciler.manifest.desired import DesiredState
 from reconciler.manifest.load import load_tree
+from reconciler.plan import evidence
 from reconciler.plan.build import plan_of
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Change
 from reconciler.redact import redact
 from reconciler.registry import retry
+from reconciler.registry.protocol import Registry
 from reconciler.serve.metrics import Metrics
 from reconciler.serve.notify import EventLog, Outbox
 from reconciler.serve.status import (
@@ -65,8 +69,8 @@ class Options:
     git_pull: bool = False
     notify_url: str | None = None
     events: str | None = None
-    timeout: float | None = retry.DEFAULT_TIMEOUT
-    parallelism: int = 8
+    timeout: float | None = DEFAULT_TIMEOUT
+    parallelism: int = DEFAULT_PARALLELISM
 
 
 @dataclass
@@ -98,7 +102,8 @@ def backoff(failures: int, interval: float) -> float:
 
 
 class Controller:
-    def __init__(self, paths: list[str], target: Target, options: Options, say=print, registry_factory=None):
+    def __init__(self, paths: list[str], target: Target, options: Options, say=print,
+                 registry_factory: Callable[[Target], Registry] | None = None):
         self.paths = paths
         self.target = target
         self.options = options
@@ -114,6 +119,7 @@ class Controller:
         self._registry_factory = registry_factory
         self.number = 0  # of the cycle running (or last run)
         self._models: dict[str, ModelView] = {}
+        self._heal_errors: dict[str, str] = {}  # model -> why its last heal failed (reported once)
         self._recent: list[dict] = []
         self.view = View(tracking_uri=target.display, interval=options.interval, self_heal=options.self_heal,
                          started=utc(time.time()))
@@ -139,14 +145,20 @@ class Controller:
 
     # ---- one cycle --------------------------------------------------------------------------
 
-    def registry(self):
+    def registry(self) -> Registry:
+        # A sqlite registry that does not exist yet is read as empty and not created (as `plan` and
+        # `drift` do) unless --self-heal may write; once something creates it, the next cycle opens it.
+        if self._registry is not None and getattr(self._registry, "absent", False):
+            self._registry = None
         if self._registry is None:
             if self._registry_factory is not None:
                 self._registry = self._registry_factory(self.target)
             else:
-                from reconciler.registry.client import Registry  # imports MLflow: only once a cycle needs it
+                # imports MLflow: only once a cycle needs it
+                from reconciler.registry.client import Registry as MlflowRegistry
 
-                self._registry = Registry(self.target, parallelism=self.options.parallelism)
+                self._registry = MlflowRegistry(self.target, parallelism=self.options.parallelism,
+                                                read_only=not self.options.self_heal)
         return self._registry
 
     def cycle(self, trigger: str = "interval") -> Outcome:
@@ -162,7 +174,11 @@ class Controller:
             snapshot = registry.snapshot(desired.names)  # the same read as `plan`
             present, missing = without_missing_versions(desired, snapshot)
             changes = diff(present, snapshot)
-            report = build(present, snapshot, changes, self.target.display, False, missing)
+            # as `drift`: a version holding a gated stage or alias whose gate it fails (runs: one bulk read)
+            needed = evidence.holder_run_ids(present, snapshot)
+            failing = evidence.failing_holders(present, snapshot, registry.runs(needed) if needed else {})
+            report = build(present, snapshot, changes, self.target.display, False, missing,
+                           gate_rows(present, snapshot, failing))
             reads = registry.round_trips - before
             self._observe(desired, report, snapshot)
             healable = {m.name for m in desired.models if self.options.self_heal or m.policy.self_heal}
@@ -171,7 +187,7 @@ class Controller:
                 self._heal(desired, snapshot, heal, registry)
             round_trips = registry.round_trips - before
         except Exception as e:  # noqa: BLE001 - the loop outlives any failure; a bug says so
-            message = redact(" ".join(str(e).split()) if isinstance(e, ReconcilerError)
+            message = redact("; ".join(" ".join(m.split()) for m in e.messages()) if isinstance(e, ReconcilerError)
                              else f"internal error: {type(e).__name__}: {' '.join(str(e).split())}")
             self._failed(number, started, trigger, message)
             return Outcome(ok=False, error=message)
@@ -198,6 +214,8 @@ class Controller:
             self.metrics.model(dm.name, len(drift))
             self._transition(old, view)
         self._models = models
+        for name in [n for n in self._heal_errors if n not in models or models[n].status == SYNCED]:
+            del self._heal_errors[name]
         self._publish()
 
     def _transition(self, old: ModelView | None, new: ModelView) -> None:
@@ -213,12 +231,24 @@ class Controller:
         elif new.status == SYNCED and old is not None and old.status in (OUT_OF_SYNC, ERROR):
             self._event("in_sync", new.model)
 
-    def _heal(self, desired: DesiredState, snapshot, changes: list[Change], registry) -> None:
+    def _heal(self, desired: DesiredState, snapshot, changes: list[Change], registry: Registry) -> None:
         plan = plan_of(desired, changes, snapshot, registry)
         names = list(plan.by_model())
+        # gates hold for heals as for apply: a model whose promotion fails a gate is not healed
+        blocked: dict[str, str] = {}
+        for g in plan.blocked_by:
+            blocked.setdefault(g.model, f"blocked by gate {g.target} {g.check}: {g.reason}")
+        if blocked:
+            plan = plan_of(desired, [c for c in changes if c.model not in blocked], snapshot, registry)
         for name in names:
             self._set(name, status=HEALING)
         self._publish()
+        for name, reason in blocked.items():
+            self._heal_failed(name, reason)
+        names = [n for n in names if n not in blocked]
+        if not names:
+            self._publish()
+            return
         outcomes: dict[str, ModelOutcome] = {}
         error: str | None = None
         held = None
@@ -252,20 +282,29 @@ class Controller:
             if outcome is not None and outcome.failed is None and not outcome.not_applied:
                 applied = [c.to_json() for c in outcome.applied]
                 self.metrics.heals.labels(name).inc()
-                self.metrics.model(name, 0)
-                self._set(name, status=SYNCED, drift=(), error=None, heals=self._models[name].heals + 1,
-                          since=utc(time.time()), last_applied=by)
+                # what no apply can fix stays: a declared version deleted, a holder failing its gate
+                left = tuple(d for d in self._models[name].drift if d.get("action") is None)
+                self.metrics.model(name, len(left))
+                self._set(name, status=OUT_OF_SYNC if left else SYNCED, drift=left, error=None,
+                          heals=self._models[name].heals + 1, since=utc(time.time()), last_applied=by)
+                self._heal_errors.pop(name, None)
                 self._event("heal", name, changes=applied, applied=by)
                 self._notify("healed", name, f":white_check_mark: MLflow model `{name}` was healed: "
                              f"{len(applied)} change{'' if len(applied) == 1 else 's'} made outside git reverted on "
                              f"{self.target.display}.")
             else:
-                failed = redact(" ".join(str(failed or "not applied").split()))
-                self.metrics.heal_errors.labels(name).inc()
-                self._set(name, status=ERROR, error=failed, since=utc(time.time()))
-                self._event("heal_failed", name, error=failed)
-                self._notify("heal_failed", name, f":x: Self-heal of MLflow model `{name}` failed: {failed}")
+                self._heal_failed(name, redact(" ".join(str(failed or "not applied").split())))
         self._publish()
+
+    def _heal_failed(self, name: str, reason: str) -> None:
+        """Counted every time; reported (event, notification) when the reason is new, not each cycle
+        that retries the same failing heal."""
+        self.metrics.heal_errors.labels(name).inc()
+        self._set(name, status=ERROR, error=reason, since=utc(time.time()))
+        if self._heal_errors.get(name) != reason:
+            self._heal_errors[name] = reason
+            self._event("heal_failed", name, error=reason)
+            self._notify("heal_failed", name, f":x: Self-heal of MLflow model `{name}` failed: {reason}")
 
     def _set(self, name: str, **fields) -> None:
         self._models[name] = replace(self._models[name], **fields)
@@ -302,7 +341,7 @@ class Controller:
         self.metrics.duration.set(finished - started)
         self.metrics.round_trips.set(reads)
         info = CycleInfo(number=number, started=utc(started), seconds=round(finished - started, 3), ok=True,
-                         round_trips=round_trips, trigger=trigger)
+                         round_trips=round_trips, read_round_trips=reads, trigger=trigger)
         self.view = replace(self._snapshot_view(), last_cycle=info, cycles=number, last_success=utc(finished),
                             failing_since=None)
         counts = self.view.counts()

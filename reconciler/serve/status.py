@@ -60,7 +60,8 @@ class CycleInfo:
     seconds: float | None = None
     ok: bool | None = None  # None: no cycle finished yet
     error: str | None = None
-    round_trips: int | None = None
+    round_trips: int | None = None  # all of the cycle's (heals included)
+    read_round_trips: int | None = None  # reading the registry: as many as `plan`
     trigger: str | None = None  # interval | webhook | start
 
 
@@ -103,7 +104,8 @@ class View:
             "last_success": self.last_success,
             "failing_since": self.failing_since,
             "last_cycle": {"number": c.number, "started": c.started, "seconds": c.seconds, "ok": c.ok,
-                           "error": c.error, "round_trips": c.round_trips, "trigger": c.trigger},
+                           "error": c.error, "round_trips": c.round_trips,
+                           "read_round_trips": c.read_round_trips, "trigger": c.trigger},
             "summary": self.counts(),
             "models": [m.to_json() for m in self.models],
             "events": list(self.events),

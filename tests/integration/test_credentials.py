@@ -27,8 +27,8 @@ import pytest
 from support.integration import client, write
 
 # fail fast against the unreachable port and the refusing servers, yet still go through one retry
-FAST_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
-             "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}  # fmt: skip
+FAST_HTTP = {"MLFLOW_GITOPS_HTTP_MAX_RETRIES": "1", "MLFLOW_GITOPS_HTTP_BACKOFF_FACTOR": "0",
+             "MLFLOW_GITOPS_HTTP_TIMEOUT": "10"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@ nothing, and is byte-identical when repeated), selectors, refused values, file n
 
 from __future__ import annotations
 
+import json
 import string
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from uuid import uuid4
@@ -285,7 +288,15 @@ def test_the_schema_comment_points_at_the_nearest_schema_or_says_how_to_create_i
     assert without.returncode == 0
     # no git work tree here: the schema would go beside the exported directory
     expected = (repo / "manifests" / "schemas" / "manifest.v1.json").resolve()
-    assert f"create it with: mlflow-gitops schema > {expected}" in without.stderr
+    hint = without.stderr.split("create it with: ", 1)[1].strip()
+    assert hint == f"mkdir -p {expected.parent} && mlflow-gitops schema > {expected}"
+    # the hint works as printed (the directory does not exist yet)
+    ran = subprocess.run(hint.replace("mlflow-gitops", f"{sys.executable} -m reconciler"), shell=True,
+                         capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(expected.read_text())["title"].startswith("mlflow-gitops")
+    expected.unlink()
+    expected.parent.rmdir()
     assert (repo / "manifests" / "prod" / "m.yaml").read_text().startswith(
         "# yaml-language-server: $schema=../schemas/manifest.v1.json\n")
 

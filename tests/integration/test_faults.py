@@ -17,7 +17,7 @@ from support.integration import client, seed_versions, state, write
 pytestmark = pytest.mark.integration
 
 # MLflow parses the backoff factor as an integer (and still reads it): 0 here, jitter only
-FAST = {"MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.05"}
+FAST = {"MLFLOW_GITOPS_HTTP_BACKOFF_FACTOR": "0", "MLFLOW_GITOPS_HTTP_BACKOFF_JITTER": "0.05"}
 REGISTER = r"/model-versions/create"
 
 

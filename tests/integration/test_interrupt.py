@@ -38,7 +38,7 @@ def test_ctrl_c_stops_after_the_change_in_flight_and_reports_what_is_left(sqlite
     report = "".join(stderr)
     assert held.fired == 1
     assert code == 130, report
-    assert "Interrupt received: 1 models in progress stop after their current change" in report
+    assert "Interrupt received: 1 model in progress stop after their current change" in report
     assert "Applied 9 of 16 changes before the interrupt." in report  # 2 models, and model 3's stage move
     not_applied = [line for line in stderr if line.startswith("  not applied:")]
     assert len(not_applied) == 16 - 9

@@ -50,11 +50,13 @@ def test_plan_reads_in_constant_round_trips_and_counts_them(sqlite_server, uniqu
     searches = [r for r in seen if "/search" in r]
     assert len(searches) == len(seen)  # reads are searches only: never a call per model
     if reject_in:
-        # the two refused `IN` searches, then one page of each search over the whole registry
-        assert sum(" IN " in r for r in searches) == 2
+        # the three refused `IN` searches (models, versions, prompts), then one page of each search
+        # over the whole registry
+        assert sum(" IN " in r for r in searches) == 3
         assert len([r for r in searches if "filter=" not in r]) >= 2
     else:
-        assert len(searches) == 2 and all(f"name IN ('{names[0]}'" in r for r in searches)
+        # models, versions, and prompts (which MLflow's searches leave out unless asked for alone)
+        assert len(searches) == 3 and all(f"name IN ('{names[0]}'" in r for r in searches)
     assert round_trips(result.stderr) == len(seen)  # --verbose counts what reached the server
 
 
@@ -70,8 +72,8 @@ def test_apply_counts_one_round_trip_per_write(sqlite_server, unique_name, cli, 
     # transition-stage and set-alias, then the audit trail (reconciler.apply.audit): the version's stage
     # stamp and the model's manifest and applied tags; no extra GET before any write
     assert len(writes) == 2 + 3
-    # and the plan's two searches, the permission probe (GET users/current, reconciler.apply.permissions)
-    # and the re-read of the model right before it is applied (two searches, reconciler.apply.guard)
-    assert len(seen) == 2 + len(writes) + 1 + 2
+    # and the plan's three searches, the permission probe (GET users/current, reconciler.apply.permissions)
+    # and the re-read of the model right before it is applied (three searches, reconciler.apply.guard)
+    assert len(seen) == 3 + len(writes) + 1 + 3
     assert round_trips(result.stderr) == len(seen)
     assert "5 registry writes" in result.stderr

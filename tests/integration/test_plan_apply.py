@@ -44,7 +44,7 @@ versions:
     assert applied.returncode == 0, applied.stderr
     # 6 changes, then the audit trail: a stamp on each of the 2 versions moved, and 2 model tags
     assert writes_reported(applied.stderr) == 6 + 2 + 2
-    assert "Recorded the audit trail on 1 models (4 mlflow-gitops.* tags)." in applied.stdout
+    assert "Recorded the audit trail on 1 model (4 mlflow-gitops.* tags)." in applied.stdout
     after = state(registry_uri, name)
     assert after["versions"]["2"]["stage"] == "Production"
     assert after["versions"]["1"]["stage"] == "Archived"

@@ -4,6 +4,7 @@ into a commented manifest, then plan/apply of the proposal register and promote 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from support.integration import client, state, write
@@ -11,6 +12,7 @@ from support.integration import client, state, write
 pytestmark = pytest.mark.integration
 
 RUNS = {"good": 5.21, "bad": 7.8, "ok": 6.1}  # rmse of each run
+GATES = "policy:\n  gates:\n    - {target: Production, metric: rmse, max: 7}\n"
 
 
 def manifest_text(name: str) -> str:
@@ -20,7 +22,7 @@ apiVersion: mlflow-gitops/v1
 kind: RegisteredModel
 name: {name}
 description: NYC taxi trip duration regressor
-versions:
+{GATES}versions:
   - source: s3://seed/{name}/1   # the model trained in October
     stage:   Production
     aliases: [champion, blue]    # blue: the deployment slot
@@ -43,6 +45,8 @@ def train(uri: str, fluent_uri, tmp_path, experiment: str) -> dict[str, str]:
     model_dir = tmp_path / "model"
     write(model_dir / "MLmodel", "flavors: {}\n")
     ids = {}
+    if uri.startswith("sqlite:"):  # else the embedded store puts artifacts in ./mlruns of the cwd
+        client(uri).create_experiment(experiment, artifact_location=(tmp_path / "artifacts").as_uri())
     with fluent_uri(uri):
         mlflow.set_experiment(experiment)
         for name, rmse in RUNS.items():
@@ -65,9 +69,11 @@ def propose_args(path, name: str, experiment: str, uri: str, *extra: str) -> lis
 
 def test_propose_best_run_then_plan_and_apply_register_it(registry_uri, unique_name, cli, tmp_path, fluent_uri):
     name, experiment = unique_name, f"exp_{unique_name}"
-    path = write(tmp_path / "models.yaml", manifest_text(name))
     uri = ["--tracking-uri", registry_uri]
-    assert cli("apply", path, "--auto-approve", *uri).returncode == 0
+    # the versions from before gates: registered by source, no run (they would fail the rmse gate)
+    ungated = write(tmp_path / "before" / "models.yaml", manifest_text(name).replace(GATES, ""))
+    assert cli("apply", ungated, "--auto-approve", *uri).returncode == 0
+    path = write(tmp_path / "models.yaml", manifest_text(name))
     ids = train(registry_uri, fluent_uri, tmp_path, experiment)
     before = path.read_bytes()
 
@@ -76,6 +82,7 @@ def test_propose_best_run_then_plan_and_apply_register_it(registry_uri, unique_n
     best = ids["good"]
     assert f"Best run in experiment '{experiment}': {best} (rmse 5.21)." in first.stdout
     assert f"+  - run_id: {best}" in first.stdout  # the diff
+    assert "Gates: all 1 pass." in first.stdout and "rmse 5.21 <= max 7" in first.stdout
     expected = before.decode().replace(
         """    stage:   Production
     aliases: [champion, blue]    # blue: the deployment slot
@@ -108,8 +115,11 @@ def test_propose_best_run_then_plan_and_apply_register_it(registry_uri, unique_n
     assert live["versions"][version]["stage"] == "Production"
     assert live["versions"]["1"]["stage"] == "Archived"
 
-    again = cli(*propose_args(path, name, experiment, registry_uri, "--detailed-exitcode"))
+    again = cli(*propose_args(path, name, experiment, registry_uri, "--detailed-exitcode", "--verbose"))
     assert again.returncode == 0, again.stderr
+    # constant reads: experiment, search_runs, the model (2 searches), the gated runs (2)
+    trips = int(re.search(r"(\d+) registry round trips", again.stderr).group(1))
+    assert trips <= 6, again.stderr
     assert "nothing to change" in again.stdout and "+++" not in again.stdout
     assert path.read_text() == expected
     assert cli("plan", path, "--detailed-exitcode", *uri).returncode == 0
@@ -163,9 +173,61 @@ def test_no_match_errors_and_deleted_runs_write_nothing(embedded_uri, unique_nam
     no_exp = cli(*base[:5], "no_such_experiment", *base[6:])
     assert no_exp.returncode == 1 and "no experiment named 'no_such_experiment'" in no_exp.stderr
     assert path.read_bytes() == before
+    missing = tmp_path / "none" / "mlflow.db"
+    absent = cli(*base[:-1], f"sqlite:///{missing}")
+    assert absent.returncode == 1 and "no experiment named" in absent.stderr
+    assert not missing.parent.exists()  # a read of the registry creates nothing
 
     client(embedded_uri).delete_run(ids["good"])  # deleted runs are never proposed
     by_id = client(embedded_uri).get_experiment_by_name(experiment).experiment_id
     result = cli(*base[:5], by_id, *base[6:], "--filter", "metrics.rmse < 7", "--order-by", "metrics.rmse ASC")
     assert result.returncode == 0, result.stderr
     assert f"- run_id: {ids['ok']}" in path.read_text()
+
+
+def test_a_worse_proposal_is_written_but_its_gate_blocks_plan_and_apply(embedded_uri, unique_name, cli, tmp_path,
+                                                                     fluent_uri):
+    name, experiment = unique_name, f"exp_{unique_name}"
+    ids = train(embedded_uri, fluent_uri, tmp_path, experiment)
+    path = write(tmp_path / "m" / "m.yaml", f"""\
+apiVersion: mlflow-gitops/v1
+kind: RegisteredModel
+name: {name}
+policy:
+  gates:
+    - target: Production
+      metric: rmse
+      vs_current: lower   # never worse than what serves now
+versions:
+  - run_id: {ids["good"]}
+    stage: Production
+""")
+    uri = ["--tracking-uri", embedded_uri]
+    assert cli("apply", path.parent, "--auto-approve", *uri).returncode == 0
+    before = state(embedded_uri, name)
+    worse = cli("propose", path, "--model", name, "--experiment", experiment, "--filter", "metrics.rmse < 7",
+                "--order-by", "metrics.rmse DESC", "--stage", "Production", "--archive-previous", *uri)
+    assert worse.returncode == 0, worse.stderr  # a proposal, not an error: the PR shows why it cannot merge
+    assert "Gates: 1 of 1 fail: apply would refuse this proposal." in worse.stdout
+    assert "rmse 6.10 is higher than 5.21" in worse.stdout
+    assert f"- run_id: {ids['ok']}" in path.read_text()
+    plan = cli("plan", path.parent, *uri)
+    assert plan.returncode == 1 and "Plan blocked by 1 gate" in plan.stdout + plan.stderr
+    applied = cli("apply", path.parent, "--auto-approve", *uri)
+    assert applied.returncode == 1
+    assert state(embedded_uri, name) == before
+
+
+def test_crlf_and_bom_file_keeps_its_bytes_and_mode(embedded_uri, unique_name, cli, tmp_path, fluent_uri):
+    name, experiment = unique_name, f"exp_{unique_name}"
+    ids = train(embedded_uri, fluent_uri, tmp_path, experiment)
+    text = f"\ufeff# Windows editor\r\napiVersion: mlflow-gitops/v1\r\nkind: RegisteredModel\r\nname: {name}\r\n"
+    path = tmp_path / "m.yaml"
+    path.write_bytes(text.encode())
+    path.chmod(0o640)
+    result = cli("propose", path, "--model", name, "--experiment", experiment, "--order-by", "metrics.rmse ASC",
+                 "--alias", "champion", "--tracking-uri", embedded_uri)
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes() == (text + f"versions:\r\n  - run_id: {ids['good']}\r\n    aliases: [champion]\r\n").encode()
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert "\r" not in result.stdout  # the diff is printed with plain line breaks

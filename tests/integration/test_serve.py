@@ -152,7 +152,8 @@ def test_self_heal_reverts_hand_changes_within_two_intervals(sqlite_server, run_
     drift = next(r for r in records if r["event"] == "drift")
     assert drift["cycle"] <= heal["cycle"]
     # the lease was released: no lock model is left behind
-    assert not client(uri).search_registered_models(filter_string="name LIKE 'mlflow-gitops.lock.%'")
+    leases = client(uri).search_registered_models(filter_string="name LIKE 'mlflow-gitops.lock.%'")
+    assert not [m for m in leases if m.tags.get("mlflow-gitops.lock.holder", "").endswith(f" pid {serve.proc.pid}")]
 
 
 def test_registry_outage_is_counted_and_recovered(sqlite_server, run_cli, tmp_path, unique_name):
@@ -210,3 +211,99 @@ def test_once_registry_unreachable_and_bad_flags(run_cli, tmp_path):
     assert done.returncode == 1 and "no such file" in done.stderr
     done = run_cli("serve", manifests, "--listen", "nonsense")
     assert done.returncode == 1 and "--listen" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_sigterm_during_a_heal_finishes_the_call_releases_the_lease_and_exits_0(sqlite_server, run_cli, tmp_path,
+                                                                               unique_name):
+    uri = sqlite_server.uri
+    seed_versions(uri, unique_name, ["Production", "Staging"])
+    manifests = tmp_path / "manifests"
+    write(manifests / "model.yaml", promotion_manifest(unique_name))  # v2 to Production: a heal to make
+    running: list[Serve] = []
+
+    def terminate(_request) -> None:  # in the proxy, when the heal's stage move arrives
+        deadline = time.monotonic() + 60
+        while not running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running[0].proc.send_signal(signal.SIGTERM)
+
+    with FaultProxy(uri) as proxy:
+        held = proxy.add(Rule(action="hang", method="POST", path="transition-stage", times=1, before=terminate))
+        serve = Serve(tmp_path, manifests, "--interval", "1", "--self-heal", "--tracking-uri", proxy.uri, env=FAST)
+        running.append(serve)
+        try:
+            serve.wait_for("the signal", lambda: "SIGTERM received" in serve.log(), timeout=120)
+            proxy.release()  # the held call now fails as a lost connection
+            code = serve.proc.wait(timeout=60)
+        finally:
+            serve.stop()
+    assert held.fired == 1
+    assert code == 0, serve.log()
+    assert "Stopped." in serve.log() and "Traceback" not in serve.log()
+    leases = client(uri).search_registered_models(filter_string="name LIKE 'mlflow-gitops.lock.%'")
+    ours = [m.name for m in leases if m.tags.get("mlflow-gitops.lock.holder", "").endswith(f" pid {serve.proc.pid}")]
+    assert ours == []  # released (other tests' leases on this shared server are theirs)
+
+
+def test_self_heal_respects_gates(embedded_uri, run_cli, tmp_path, unique_name):
+    from test_promotion_gates import manifest, seed
+
+    seed(embedded_uri, unique_name, [7.0, 5.0], ["None", "Production"])
+    gates = "    - target: Production\n      metric: rmse\n      max: 6.5\n"
+    worse = write(tmp_path / "worse" / "m.yaml", manifest(unique_name, gates, "  - version: 1\n    stage: Production\n"))
+    before = state(embedded_uri, unique_name)
+    events = tmp_path / "events.jsonl"
+    done = run_cli("serve", worse.parent, "--once", "--self-heal", "--events", events, "--tracking-uri", embedded_uri)
+    assert done.returncode == 2, done.stderr
+    assert "error (blocked by gate Production" in done.stdout and "rmse" in done.stdout
+    assert state(embedded_uri, unique_name) == before  # nothing written
+    assert [json.loads(line)["event"] for line in events.read_text().splitlines()] == ["drift", "heal_failed"]
+    # a promotion that passes its gate is healed
+    better = write(tmp_path / "better" / "m.yaml",
+                   manifest(unique_name, gates, "  - version: 2\n    stage: Archived\n  - version: 1\n    stage: None\n"))
+    done = run_cli("serve", better.parent, "--once", "--self-heal", "--tracking-uri", embedded_uri)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {v: x["stage"] for v, x in state(embedded_uri, unique_name)["versions"].items()} == {"1": "None",
+                                                                                            "2": "Archived"}
+
+
+def git(*args, cwd) -> str:
+    return subprocess.run(["git", "-c", "user.name=alice", "-c", "user.email=alice@example.com", *map(str, args)],
+                          cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def test_git_pull_reads_the_pushed_manifests_and_a_failing_pull_fails_the_cycle(embedded_uri, run_cli, tmp_path,
+                                                                                unique_name):
+    seed_versions(embedded_uri, unique_name, ["Production", "Staging"])
+    origin, clone = tmp_path / "origin", tmp_path / "clone"
+    write(origin / "manifests" / "model.yaml", promotion_manifest(unique_name))
+    git("init", "-q", "-b", "main", cwd=origin)
+    git("add", "-A", cwd=origin)
+    git("commit", "-qm", "promote v2", cwd=origin)
+    git("clone", "-q", origin, clone, cwd=tmp_path)
+    uri = ["--tracking-uri", embedded_uri]
+    assert run_cli("serve", clone / "manifests", "--once", "--self-heal", "--git-pull", *uri).returncode == 0
+    # a new commit on the remote: the next cycle pulls it first (and heals to it)
+    write(origin / "manifests" / "model.yaml", promotion_manifest(unique_name, description="pulled"))
+    git("commit", "-qam", "describe", cwd=origin)
+    done = run_cli("serve", clone / "manifests", "--once", "--self-heal", "--git-pull", *uri)
+    assert done.returncode == 0, done.stderr
+    assert state(embedded_uri, unique_name)["description"] == "pulled"
+    # a pull that cannot fast-forward fails the cycle with git's reason, and writes nothing
+    write(clone / "manifests" / "model.yaml", promotion_manifest(unique_name, description="local"))
+    git("commit", "-qam", "local edit", cwd=clone)
+    write(origin / "manifests" / "model.yaml", promotion_manifest(unique_name, description="remote"))
+    git("commit", "-qam", "remote edit", cwd=origin)
+    done = run_cli("serve", clone / "manifests", "--once", "--self-heal", "--git-pull", *uri)
+    assert done.returncode == 1 and "git pull --ff-only" in done.stderr
+    assert state(embedded_uri, unique_name)["description"] == "pulled"
+
+
+def test_once_without_self_heal_creates_no_registry(run_cli, tmp_path):
+    """Like `plan` and `drift`: a sqlite registry that does not exist is read as empty, not created."""
+    manifests = write(tmp_path / "m.yaml", promotion_manifest("m"))
+    store = tmp_path / "nowhere.db"
+    done = run_cli("serve", manifests, "--once", "--tracking-uri", f"sqlite:///{store}", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr  # everything declared is missing: drift
+    assert not store.exists() and not (tmp_path / "mlflow.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]

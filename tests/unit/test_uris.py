@@ -77,3 +77,13 @@ def test_a_bad_uri_from_the_environment_is_named(cli, tmp_path):
     result = cli("plan", str(tmp_path), env={"MLFLOW_TRACKING_URI": "htp://x"})
     assert result.returncode == 1
     assert result.stderr.startswith("MLFLOW_TRACKING_URI 'htp://x': unsupported scheme")
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_sqlite_uri_naming_a_directory_is_one_line(cli, tmp_path, command):
+    (tmp_path / "m.yaml").write_text(MANIFEST)
+    result = cli(command, str(tmp_path / "m.yaml"), "--tracking-uri", f"sqlite:///{tmp_path}")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"the registry URI 'sqlite:///{tmp_path}': {tmp_path} is a directory; name the database file, "
+        "as in sqlite:///path/to/mlflow.db"]

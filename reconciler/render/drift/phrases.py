@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from reconciler.drift.report import Drifted, DriftReport, Undeclared
 from reconciler.render.describe import printable, value
+
+SHA = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{28}(?:[0-9a-f]{24})?\b")
+
+
+def short_shas(text: str) -> str:
+    """Commit SHAs at 12 characters, as people read them (git's own short form is as unique); the
+    JSON report keeps them whole."""
+    return SHA.sub(r"\1", text)
 
 
 def shown(d: Drifted, v) -> str:
@@ -57,10 +67,12 @@ def provenance(d: Drifted) -> str:
     if d.changed_at:
         what = d.where if d.version is not None and not d.field.startswith("aliases.") else "model"
         parts.append(f"{what} last updated {d.changed_at}")
+    elif d.field.startswith(("tags.", "aliases.")):
+        parts.append("when unknown (MLflow keeps no time of tag and alias changes)")
     if d.user_id:
         parts.append(f"registered by {printable(d.user_id)}")
     if d.last_applied:
-        parts.append(f"mlflow-gitops last applied: {printable(d.last_applied)}")
+        parts.append(f"mlflow-gitops last applied: {short_shas(printable(d.last_applied))}")
     return "; ".join(parts)
 
 
@@ -74,7 +86,7 @@ def lines(d: Drifted, mark: str = "") -> list[str]:
 def undeclared_line(u: Undeclared) -> str:
     when = f"last updated {u.last_updated}" if u.last_updated else ""
     if u.orphaned:
-        applied = f", last applied {printable(u.last_applied)}" if u.last_applied else ""
+        applied = f", last applied {short_shas(printable(u.last_applied))}" if u.last_applied else ""
         return f"{printable(u.name)}: orphaned, was managed from {printable(u.manifest)}{applied}" + (f"; {when}" if when else "")
     return f"{printable(u.name)}" + (f": {when}" if when else "")
 
@@ -97,5 +109,16 @@ def summary(report: DriftReport) -> str:
     fields = "field" if len(report.drift) == 1 else "fields"
     return (
         f"Drift: {len(report.drift)} {fields} in {len(report.drifted_models)} of {managed} managed {models} "
-        f"differ from git{listed}."
+        f"{'differs' if len(report.drift) == 1 else 'differ'} from git{listed}."
     )
+
+
+def next_step(report: DriftReport) -> str:
+    """What to do about the drift; never promises apply restores what it cannot (a deleted version)."""
+    lost = sum(1 for d in report.drift if d.action is None)
+    if lost == len(report.drift):
+        return "Change the manifests: apply cannot bring back a version deleted from the registry."
+    also = (f" ({lost} deleted {'version' if lost == 1 else 'versions'} cannot be brought back: "
+            "declare another version)") if lost else ""
+    return ("Run `mlflow-gitops apply` to restore what git declares, or change the manifests to adopt the live "
+            f"values{also}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from reconciler.drift.report import DriftReport
 from reconciler.render.describe import printable
 from reconciler.render.drift.phrases import lines as drifted_lines
-from reconciler.render.drift.phrases import summary, undeclared_line
+from reconciler.render.drift.phrases import next_step, summary, undeclared_line
 
 
 class TextDriftRenderer:
@@ -26,6 +26,5 @@ class TextDriftRenderer:
             lines.append("")
         lines.append(summary(report))
         if report.drift:
-            lines.append("Run `mlflow-gitops apply` to restore what git declares, or change the manifests to adopt "
-                         "the live values.")
+            lines.append(next_step(report))
         return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 from support.builders import desired, dm, dv, lm, lv, snap
 
@@ -81,5 +82,49 @@ def test_a_declared_version_deleted_by_hand_is_drift_not_an_input_error():
     r = build(present, have, diff(present, have), "uri", missing=missing)
     assert [(d.version, d.field, d.action) for d in r.drift] == [("5", "version", None), ("1", "stage", "transition_stage")]
     assert r.exit_code == 2
-    assert "~ version 5: declared in git, absent from the registry [not in the registry; apply cannot restore it" \
-        in render("text", r)
+    text = render("text", r)
+    assert "~ version 5: declared in git, absent from the registry [deleted from the registry; apply cannot bring it " \
+        "back: declare another version]" in text
+    # one story: the footer does not then tell to "restore" it with apply
+    assert ("Run `mlflow-gitops apply` to restore what git declares, or change the manifests to adopt the live values "
+            "(1 deleted version cannot be brought back: declare another version).") in text
+
+
+def test_only_deleted_versions_are_not_sent_to_apply():
+    from reconciler.drift.report import without_missing_versions
+
+    want = desired(dm("m", dv(version=5, stage="Production")))
+    have = snap(lm("m", lv(1, "None")))
+    present, missing = without_missing_versions(want, have)
+    text = render("text", build(present, have, diff(present, have), "uri", missing=missing))
+    assert "Run `mlflow-gitops apply`" not in text
+    assert "Change the manifests: apply cannot bring back a version deleted from the registry." in text
+    assert "Drift: 1 field in 1 of 1 managed model differs from git." in text
+
+
+def test_tag_and_alias_drift_claims_no_time_mlflow_does_not_keep():
+    # MLflow leaves last_updated_timestamp alone on tag and alias writes: the model's timestamp is
+    # not when the tag changed
+    want = desired(dm("m", dv(version=1, aliases=["champion"], tags={"k": "v"}), tags={"team": "a"}))
+    stamp = 1_700_000_000_000
+    have = snap(replace(lm("m", replace(lv(1, "None", tags={"k": "hand"}), last_updated_timestamp=stamp),
+                           tags={"team": "b"}), last_updated_timestamp=stamp))
+    r = report(want, have)
+    assert {d.field: d.changed_at for d in r.drift} == {"aliases.champion": None, "tags.k": None, "tags.team": None}
+    text = render("text", r)
+    assert "last updated" not in text
+    assert "when unknown (MLflow keeps no time of tag and alias changes)" in text
+
+
+def test_commit_shas_are_12_characters_in_human_formats_and_whole_in_json():
+    from reconciler.apply.audit import APPLIED_TAG
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    want = desired(dm("m", description="git"))
+    have = snap(replace(lm("m", description="live"),
+                        audit={APPLIED_TAG: f"2026-11-27T16:06:15Z by ci-bot, commit {sha}+dirty"}))
+    r = report(want, have)
+    for fmt in ("text", "markdown", "junit"):
+        shown = render(fmt, r)
+        assert "commit 0123456789ab+dirty" in shown and sha not in shown, fmt
+    assert json.loads(render("json", r))["drift"][0]["last_applied"].endswith(f"commit {sha}+dirty")

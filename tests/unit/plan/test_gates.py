@@ -113,7 +113,7 @@ def plan_of(dm, live=LIVE, runs=RUNS):
     desired = DesiredState(models=(dm,))
     snap = Snapshot(models={"m": live})
     changes = diff(desired, snap)
-    needed = run_ids(desired, snap, changes)
+    needed = run_ids(snap, changes)
     changes, rows = attach(desired, snap, changes, {r: runs[r] for r in needed if r in runs})
     return needed, Plan(tuple(changes), "x", gates=tuple(rows))
 
@@ -219,3 +219,12 @@ def test_json_plan_round_trips_evidence_and_gates():
     again = Plan.loads(plan.dumps(), "p.json")
     assert again.gates == plan.gates and again.blocked_by
     assert [c.evidence for c in again.changes] == [c.evidence for c in plan.changes]
+
+
+def test_markdown_shows_the_block():
+    from reconciler.render import render
+
+    _, plan = plan_of(model([dv("Production", version="5")], gates=[Gate("Production", metric="rmse", max=5.0)]))
+    md = render("markdown", plan)
+    assert "> ⛔ **Plan blocked by 1 gate:**" in md
+    assert "| `m` | v5 | Production | v4 | 5.21 (-0.89 vs 6.10) | ✗ rmse <= 5 |" in md

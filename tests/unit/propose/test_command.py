@@ -45,5 +45,13 @@ def test_flag_and_path_errors(cli, tmp_path):
     missing = propose(cli, tmp_path / "nope.yaml")
     assert missing.returncode == 1 and "nope.yaml: cannot read file" in missing.stderr
     bad_stage = propose(cli, path, "--stage", "Live")
-    assert bad_stage.returncode == 2 and "Live" in bad_stage.stderr  # the CLI's own usage error
+    assert bad_stage.returncode == 1 and "Live is not one of" in bad_stage.stderr  # a usage error: exit 1 (SPEC)
     assert path.read_text() == GOOD
+
+
+def test_an_alias_the_policy_keeps_on_a_stage_is_refused(cli, tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(GOOD.replace("versions:", "policy:\n  stage_aliases: {Production: champion}\nversions:"))
+    result = propose(cli, path, "--alias", "champion")
+    assert result.returncode == 1
+    assert "--alias champion: the model's policy.stage_aliases keeps it on the Production version" in result.stderr

@@ -133,6 +133,8 @@ def test_missing_model_and_unreadable_yaml_are_errors():
         propose("name: other\n", Proposal("taxi", RUN))
     with pytest.raises(EditError, match="cannot be read as YAML"):
         propose("name: [\n", Proposal("taxi", RUN))
+    with pytest.raises(EditError, match=r"^m.yaml:6: `versions` of model 'taxi' is not a list"):
+        propose("name: other\n---\n" + HEAD + "versions: {}\n", Proposal("taxi", RUN), "m.yaml")
 
 
 @pytest.mark.parametrize("value, rendered", [
@@ -156,7 +158,8 @@ def manifests(draw):
     comments = iter(f"# c{i}" for i in range(1000))
 
     def comment() -> str:
-        return f"  {next(comments)}" if draw(st.booleans()) else ""
+        # non-ASCII text too: offsets are in characters, whatever their UTF-8 length
+        return f"  {next(comments)}{draw(st.sampled_from(['', ' é', ' 日本語', ' 😀']))}" if draw(st.booleans()) else ""
 
     def quoted(v: str) -> str:
         return draw(st.sampled_from([v, f"'{v}'", f'"{v}"']))
@@ -208,6 +211,7 @@ def manifests(draw):
     other = f"# another model{nl}apiVersion: mlflow-gitops/v1{nl}kind: RegisteredModel{nl}name: other{nl}"
     other += f"versions:{nl}- version: 1{nl}  stage: Production{nl}  aliases: [champion]{nl}"
     prefix = (other + "---" + nl) if draw(st.booleans()) else ""
+    prefix = ("\ufeff" if draw(st.booleans()) else "") + prefix
     suffix = ("---" + nl + other) if draw(st.booleans()) else ""
     body = nl.join(lines) + nl
     proposal = Proposal(

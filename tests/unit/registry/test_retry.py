@@ -116,13 +116,23 @@ def test_backoff_grows_with_jitter_and_is_capped():
     assert p.delay(10, fault) <= retry.MAX_BACKOFF + 0.5
 
 
-def test_policy_reads_mlflows_variables_and_bounds_them():
-    p = retry.Policy.from_env({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
-                               "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"})
-    assert (p.retries, p.backoff, p.request_timeout) == (1, 0, 10)
-    p = retry.Policy.from_env({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "7000", "MLFLOW_HTTP_REQUEST_TIMEOUT": "nan"})
-    assert p.retries == 10 and p.request_timeout == retry.DEFAULT_REQUEST_TIMEOUT
+def test_policy_reads_its_own_variables():
+    p = retry.Policy.from_env({"MLFLOW_GITOPS_HTTP_MAX_RETRIES": "1", "MLFLOW_GITOPS_HTTP_BACKOFF_FACTOR": "0.5",
+                               "MLFLOW_GITOPS_HTTP_TIMEOUT": "10"})
+    assert (p.retries, p.backoff, p.request_timeout) == (1, 0.5, 10)
     assert retry.Policy.from_env({}) == retry.Policy()
+    # MLflow's own variables are MLflow's: not read as the tool's policy
+    assert retry.Policy.from_env({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "9"}) == retry.Policy()
+
+
+@pytest.mark.parametrize("name, value", [
+    ("MLFLOW_GITOPS_HTTP_MAX_RETRIES", "7000"), ("MLFLOW_GITOPS_HTTP_MAX_RETRIES", "1.5"),
+    ("MLFLOW_GITOPS_HTTP_TIMEOUT", "nan"), ("MLFLOW_GITOPS_HTTP_BACKOFF_FACTOR", "abc"),
+    ("MLFLOW_GITOPS_HTTP_BACKOFF_JITTER", "-1"), ("MLFLOW_GITOPS_HTTP_BACKOFF_FACTOR", "1e300"),
+])
+def test_a_bad_value_of_the_tools_variables_is_a_clear_error(name, value):
+    with pytest.raises(retry.ConfigError, match=f"^{name} must be a"):
+        retry.Policy.from_env({name: value})
 
 
 # ---- the loop

@@ -3,6 +3,7 @@ the status page and backoff."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from reconciler.serve.controller import backoff
@@ -87,3 +88,50 @@ def test_page_escapes_and_shows_each_status():
     assert re.search(r'data-status="out_of_sync".*v2 stage.*Production.*Archived.*abcdef123456.*by bob', html, re.S)
     assert "registry down" in html and "<script" not in html
     assert 'name="viewport"' in html
+
+
+def test_a_broken_manifest_fails_the_cycle_not_the_process(tmp_path):
+    from reconciler.serve.controller import Controller, Options
+    from reconciler.target import Target
+
+    (tmp_path / "m.yaml").write_text("apiVersion: mlflow-gitops/v1\nkind: RegisteredModel\nname: [oops]\n")
+    target = Target("http://u:pw-secret-1@127.0.0.1:9", "http://u:pw-secret-1@127.0.0.1:9")
+    c = Controller([str(tmp_path)], target, Options(interval=5), say=lambda _: None,
+                   registry_factory=lambda _: (_ for _ in ()).throw(AssertionError("registry read")))
+    outcome = c.cycle()
+    assert not outcome.ok and "m.yaml:3:" in outcome.error
+    assert c.failures == 1 and not c.view.healthy and c.view.cycle_errors == 1
+    assert c.metrics.exposition().decode().count("mlflow_gitops_cycle_errors_total 1.0") == 1
+
+
+def test_notifications_and_events_once_per_transition(tmp_path):
+    from support.memregistry import MemoryRegistry
+
+    from reconciler.serve.controller import Controller, Options
+    from reconciler.target import Target
+
+    (tmp_path / "m.yaml").write_text("apiVersion: mlflow-gitops/v1\nkind: RegisteredModel\nname: m\n"
+                                     "tags: {team: mlops}\n")
+    registry = MemoryRegistry([{"name": "m", "description": "", "tags": {"team": "mlops"}, "aliases": {},
+                                "versions": []}])
+    events = tmp_path / "events.jsonl"
+    c = Controller([str(tmp_path)], Target("memory://", "memory://"), Options(interval=5, events=str(events)),
+                   say=lambda _: None, registry_factory=lambda _: registry)
+    posted: list[dict] = []
+    c.outbox.post = posted.append
+    assert c.cycle().ok and not posted
+    registry.set_model_tag("m", "team", "by-hand")
+    for _ in range(3):
+        outcome = c.cycle()
+        assert outcome.ok and outcome.drift_left
+    assert [p["event"] for p in posted] == ["out_of_sync"] and "`m`" in posted[0]["text"]
+    assert registry.writes == 1  # only the hand change: without self-heal nothing is written
+    registry.set_model_tag("m", "team", "mlops")
+    assert not c.cycle().drift_left
+    registry.set_model_tag("m", "team", "again")
+    c.cycle()
+    assert [p["event"] for p in posted] == ["out_of_sync", "out_of_sync"]
+    kinds = [json.loads(line)["event"] for line in events.read_text().splitlines()]
+    assert kinds == ["drift", "in_sync", "drift"]
+    m = c.view.to_json()["models"][0]
+    assert m["status"] == "out_of_sync" and m["drift"][0]["live"] == "again"

@@ -116,6 +116,10 @@ def test_gates_pass_then_block_a_worse_model(registry_uri, unique_name, cli, tmp
 
     refused = cli("apply", worse, "--auto-approve", *uri)
     assert refused.returncode == 1 and "Plan blocked by 3 gates; nothing was applied." in refused.stderr
+    machine = cli("apply", worse, "--auto-approve", "--format", "json", *uri)
+    assert machine.returncode == 1
+    status = json.loads(machine.stdout)["apply"]
+    assert (status["status"], status["applied"]) == ("blocked", 0)
     saved = cli("apply", out, "--auto-approve", *uri)
     assert saved.returncode == 1 and "Plan blocked by 3 gates" in saved.stderr
     assert state(registry_uri, name) == before  # nothing written

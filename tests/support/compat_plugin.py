@@ -1,4 +1,6 @@
-"""The server compatibility matrix: every test here runs against real `mlflow server`s of several
+"""Pytest plugin of the server compatibility matrix (registered by tests/conftest.py's
+`pytest_plugins`; a second conftest.py would shadow the root one's module name `conftest`, which
+tests import helpers from): every test here runs against real `mlflow server`s of several
 MLflow versions (tests/support/compat.py builds and caches one environment per version).
 
 All of them carry the `compat` marker. A plain `pytest` runs the default slice only (the oldest and
@@ -9,6 +11,7 @@ PostgreSQL). A `-m` expression that names `compat` decides for itself.
 from __future__ import annotations
 
 import pytest
+
 from support import compat as servers
 
 BACKENDS = ("sqlite", "postgres")
