@@ -18,9 +18,11 @@ from collections.abc import Callable
 
 from reconciler.errors import RegistryError
 from reconciler.registry import retry
+from reconciler.registry.capabilities import equality_filter
 from reconciler.registry.decode import is_prompt
 from reconciler.registry.failures import error_code, registry_call, short
 from reconciler.registry.filters import name_filter
+from reconciler.registry.reads import FilterRejected
 from reconciler.registry.snapshot import PROMPT_REFUSAL, LiveVersion
 
 
@@ -105,7 +107,14 @@ class Writes:
 
     def _versions_of(self, name: str, match: Callable[[LiveVersion], bool]) -> list[str]:
         """Numbers of the versions of `name` that `match`, in ascending order."""
-        found = self._pages(self._versions_page, name_filter([name]))
+        found = None
+        if self._in_filters:
+            try:
+                found = self._pages(self._versions_page, name_filter([name]))
+            except FilterRejected:
+                self._in_filters = False
+        if found is None:  # a server without `name IN (...)` (MLflow before 3.17)
+            found = self._pages(self._versions_page, equality_filter(name))
         return sorted((v.version for n, v in found if n == name and match(v)), key=int)
 
     def _resolve_run_source(self, uri: str, run_id: str) -> tuple[str, str | None]:
