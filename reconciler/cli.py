@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from reconciler.cliplain import PlainGroup
+from reconciler.constants import DEFAULT_ARTIFACT_PATH, DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 
 app = typer.Typer(
     name="mlflow-gitops",
@@ -70,7 +71,6 @@ RegistryUri = Annotated[
     typer.Option("--registry-uri", metavar="URI", help="Model registry URI [default: $MLFLOW_REGISTRY_URI, else the tracking URI]."),
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Report registry round trips, writes and retries on stderr.")]
-# default 300 s: reconciler.registry.retry.DEFAULT_TIMEOUT (not imported here: the CLI stays cheap to start)
 Timeout = Annotated[
     float,
     typer.Option("--timeout", metavar="SECONDS", min=0,
@@ -110,7 +110,7 @@ def plan(
     tracking_uri: TrackingUri = None,
     registry_uri: RegistryUri = None,
     verbose: Verbose = False,
-    timeout: Timeout = 300,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Show what apply would change in the live registry. Never writes. Exit 0 ok (2 changes with
     --detailed-exitcode), 1 error."""
@@ -130,8 +130,8 @@ def apply(
     verbose: Verbose = False,
     parallelism: Annotated[
         int, typer.Option("--parallelism", metavar="N", min=1, help="Models applied at once (1 for an embedded sqlite store).")
-    ] = 8,
-    timeout: Timeout = 300,
+    ] = DEFAULT_PARALLELISM,
+    timeout: Timeout = DEFAULT_TIMEOUT,
     lock: Annotated[
         bool,
         typer.Option("--lock", help="Hold a lease on the registry while applying; another `apply --lock` waits for it "
@@ -167,7 +167,7 @@ def drift(
     tracking_uri: TrackingUri = None,
     registry_uri: RegistryUri = None,
     verbose: Verbose = False,
-    timeout: Timeout = 300,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Audit the live registry against the manifests: managed fields changed outside git (with when
     and by whom, where the registry knows), and models no manifest declares. Never writes.
@@ -196,7 +196,7 @@ def export(
     tracking_uri: TrackingUri = None,
     registry_uri: RegistryUri = None,
     verbose: Verbose = False,
-    timeout: Timeout = 300,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Write manifests from the live registry (bootstrap GitOps for an existing registry). Deterministic:
     two exports of the same registry are byte-identical, and `plan` on them reports no changes."""
@@ -234,7 +234,7 @@ def propose(
     ] = None,
     artifact_path: Annotated[
         str, typer.Option("--artifact-path", metavar="PATH", help="The model's path in the run's artifacts.")
-    ] = "model",
+    ] = DEFAULT_ARTIFACT_PATH,
     archive_previous: Annotated[
         bool, typer.Option("--archive-previous", help="Set `stage: Archived` on the entries that declared --stage.")
     ] = False,
@@ -244,7 +244,7 @@ def propose(
     tracking_uri: TrackingUri = None,
     registry_uri: RegistryUri = None,
     verbose: Verbose = False,
-    timeout: Timeout = 300,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Pick the best active run of an experiment and edit FILE so that the model declares it (with
     --stage / --alias); prints the diff and whether the proposal passes the model's gates. Every other
@@ -286,7 +286,7 @@ def serve(
     ] = False,
     tracking_uri: TrackingUri = None,
     registry_uri: RegistryUri = None,
-    timeout: Timeout = 300,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Reconcile continuously: notice drift every --interval and on MLflow webhooks, export Prometheus
     metrics and a status page, notify, and with --self-heal revert changes made outside git. Runs until
@@ -320,7 +320,7 @@ def history(
     tracking_uri: TrackingUri = None,
     registry_uri: RegistryUri = None,
     verbose: Verbose = False,
-    timeout: Timeout = 300,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Which version held each stage and alias over time: from the manifests' git history (commit,
     author, date), joined with apply's audit stamps (when applied, by whom, CI run) and serve's events.

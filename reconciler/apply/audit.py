@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from reconciler.constants import OWN_PREFIX
 from reconciler.errors import ReconcilerError
 from reconciler.plan.model import Change, Plan
+from reconciler.registry.protocol import RegistryWriter
 
-PREFIX = "mlflow-gitops."
+PREFIX = OWN_PREFIX  # the audit trail's tags
 MANIFEST_TAG = PREFIX + "manifest"
 APPLIED_TAG = PREFIX + "applied"
 STAGE_TAG = PREFIX + "stage"
@@ -133,7 +135,7 @@ class AuditTrail:
     """Callable(model, applied changes, version of) run by the applier in the model's worker once
     the model's changes are made (all, or up to a failure). Returns the number of tags written."""
 
-    def __init__(self, registry, plan: Plan, context: Context, warn: Callable[[str], None]):
+    def __init__(self, registry: RegistryWriter, plan: Plan, context: Context, warn: Callable[[str], None]):
         self.registry = registry
         self.plan = plan
         self.context = context

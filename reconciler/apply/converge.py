@@ -20,7 +20,7 @@ from reconciler.errors import ApplyFailed
 from reconciler.manifest.desired import DesiredState
 from reconciler.plan.build import make_plan
 from reconciler.plan.model import Plan
-from reconciler.registry.client import Registry
+from reconciler.registry.protocol import Registry
 
 
 def _nothing(*_args) -> None:

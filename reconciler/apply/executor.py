@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from reconciler.errors import ApplyFailed, ReconcilerError
 from reconciler.plan.actions import Action
 from reconciler.plan.model import Change, Plan
+from reconciler.registry.protocol import RegistryWriter
 
 
 @dataclass
@@ -62,51 +63,51 @@ def _version(change: Change, result: ApplyResult) -> str:
         raise ReconcilerError(f"plan refers to unregistered version {change.ref!r} of '{change.model}'") from None
 
 
-def _create_model(reg, c, result):
+def _create_model(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.create_model(c.model)
 
 
-def _register_version(reg, c, result):
+def _register_version(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     result.registered[(c.model, c.ref)] = reg.register_version(c.model, c.after, c.run_id)
 
 
-def _transition_stage(reg, c, result):
+def _transition_stage(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.transition_stage(c.model, _version(c, result), c.after)
 
 
-def _set_alias(reg, c, result):
+def _set_alias(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.set_alias(c.model, c.alias, _version(c, result))
 
 
-def _delete_alias(reg, c, result):
+def _delete_alias(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.delete_alias(c.model, c.alias)
 
 
-def _set_model_tag(reg, c, result):
+def _set_model_tag(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.set_model_tag(c.model, c.key, c.after)
 
 
-def _delete_model_tag(reg, c, result):
+def _delete_model_tag(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.delete_model_tag(c.model, c.key)
 
 
-def _set_version_tag(reg, c, result):
+def _set_version_tag(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.set_version_tag(c.model, _version(c, result), c.key, c.after)
 
 
-def _delete_version_tag(reg, c, result):
+def _delete_version_tag(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.delete_version_tag(c.model, _version(c, result), c.key)
 
 
-def _update_model_description(reg, c, result):
+def _update_model_description(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.update_model_description(c.model, c.after)
 
 
-def _update_version_description(reg, c, result):
+def _update_version_description(reg: RegistryWriter, c: Change, result: ApplyResult) -> None:
     reg.update_version_description(c.model, _version(c, result), c.after)
 
 
-EXECUTORS: dict[Action, Callable] = {
+EXECUTORS: dict[Action, Callable[[RegistryWriter, Change, ApplyResult], None]] = {
     Action.CREATE_MODEL: _create_model,
     Action.REGISTER_VERSION: _register_version,
     Action.TRANSITION_STAGE: _transition_stage,
@@ -123,7 +124,7 @@ EXECUTORS: dict[Action, Callable] = {
 
 def apply_plan(
     plan: Plan,
-    registry,
+    registry: RegistryWriter,
     on_applied: Callable[[Change, ApplyResult], None] | None = None,
     parallelism: int = 1,
     on_model: Callable[[ModelOutcome], None] | None = None,

@@ -30,14 +30,19 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from reconciler.errors import InputError, Problem, ReconcilerError
 from reconciler.manifest.desired import DesiredState
 from reconciler.plan.diff import diff_model, resolve_versions
 from reconciler.plan.model import Change, Plan
 from reconciler.plan.order import ordered
+from reconciler.registry.protocol import SnapshotReader
 from reconciler.registry.snapshot import ABSENT_FINGERPRINT, PROMPT_REFUSAL, Snapshot
 from reconciler.render.describe import describe, new_version_labels, subject
+
+if TYPE_CHECKING:
+    from reconciler.apply.lock import RegistryLock
 
 # Per worker: with 8 workers, 32 models per read -- 16 reads of 2 searches for 500 models instead
 # of 500, while a batch is done within a few writes per worker.
@@ -75,10 +80,10 @@ class ModelGuard:
 
     def __init__(
         self,
-        registry,
+        registry: SnapshotReader,
         plan: Plan,
         desired: DesiredState | None = None,
-        lock=None,
+        lock: RegistryLock | None = None,
         say: Callable[[str], None] = lambda _: None,
         origin: str = "the plan",
         batch: int | None = None,

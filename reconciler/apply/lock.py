@@ -38,13 +38,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from reconciler.constants import OWN_PREFIX
 from reconciler.errors import ReconcilerError
 from reconciler.registry import retry
+from reconciler.registry.protocol import LeaseStore
 from reconciler.render.describe import printable
 
-PREFIX = "mlflow-gitops.lock."
-HOLDER_TAG = "mlflow-gitops.lock.holder"
-EXPIRES_TAG = "mlflow-gitops.lock.expires"
+PREFIX = OWN_PREFIX + "lock."
+HOLDER_TAG = PREFIX + "holder"
+EXPIRES_TAG = PREFIX + "expires"
 DESCRIPTION = "Lease of `mlflow-gitops apply --lock` (deleted on release, ignored once expired)."
 DEFAULT_TTL = 60.0
 MIN_TTL = 2.0
@@ -116,12 +118,11 @@ class Lease:
 
 
 class RegistryLock:
-    """The lease protocol over a registry with `leases()`, `create_lease()`, `renew_lease()` and
-    `delete_lease()` (see reconciler.registry.client.Registry)."""
+    """The lease protocol over a registry's `LeaseStore` (reconciler.registry.protocol)."""
 
     def __init__(
         self,
-        registry,
+        registry: LeaseStore,
         ttl: float = DEFAULT_TTL,
         holder: str | None = None,
         say: Callable[[str], None] = lambda _: None,

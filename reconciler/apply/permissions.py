@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from reconciler.errors import ReconcilerError
 from reconciler.plan.actions import Action
 from reconciler.plan.model import Change, Plan
+from reconciler.registry.protocol import AuthApi
 from reconciler.render.describe import describe, new_version_labels, subject
 
 LEVELS = {"DENY": -1, "NO_PERMISSIONS": 0, "READ": 1, "USE": 2, "EDIT": 3, "MANAGE": 4}
@@ -65,7 +66,7 @@ def models_to_check(plan: Plan) -> list[str]:
     return sorted({c.model for c in plan.changes if c.action.spec.permission is not None} - created)
 
 
-def preflight(plan: Plan, registry) -> User | None:
+def preflight(plan: Plan, registry: AuthApi) -> User | None:
     """Raise PermissionDenied listing every change the user may not make. Returns the user, or
     None when the server has no MLflow auth API to ask."""
     user = registry.auth_user()

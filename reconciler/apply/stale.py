@@ -10,12 +10,12 @@ import dataclasses
 from reconciler.errors import PlanFileError, StalePlanError
 from reconciler.plan.gates import recheck
 from reconciler.plan.model import Plan
-from reconciler.registry.client import Registry
+from reconciler.registry.protocol import PlanReader
 from reconciler.registry.snapshot import ABSENT_FINGERPRINT, PROMPT_REFUSAL
 from reconciler.render.describe import printable
 
 
-def still_current(plan: Plan, path: str, registry: Registry) -> Plan:
+def still_current(plan: Plan, path: str, registry: PlanReader) -> Plan:
     """`plan` (read from `path`) with its gates rechecked, or PlanFileError / StalePlanError."""
     if plan.tracking_uri != registry.target.display:
         raise PlanFileError(
@@ -55,7 +55,7 @@ def still_current(plan: Plan, path: str, registry: Registry) -> Plan:
     return recheck_gates(plan, registry)
 
 
-def recheck_gates(plan: Plan, registry: Registry) -> Plan:
+def recheck_gates(plan: Plan, registry: PlanReader) -> Plan:
     """A saved plan's gates, evaluated again against the runs as they are now: a metric logged
     since the plan was made counts. (Tags are part of the models' fingerprints, checked above.)"""
     if not plan.gates:

@@ -8,10 +8,11 @@ from reconciler.apply.report import Status
 from reconciler.commands.filekinds import refuse_non_plans, refuse_other_kinds
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import count, err, interactive, out
+from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 from reconciler.errors import Aborted, GatesBlockedError, ReconcilerError
 from reconciler.plan import savedfile
 from reconciler.registry import retry
-from reconciler.registry.client import DEFAULT_PARALLELISM, Registry
+from reconciler.registry.client import Registry
 from reconciler.render.apply import failure_lines, interrupt_line, renderer
 from reconciler.render.plan.evidence import blocked_lines
 from reconciler.target import Target
@@ -29,7 +30,7 @@ def confirm() -> None:
 
 
 def run(paths: list[str], target: Target, fmt: str, auto_approve: bool, verbose: bool,
-        parallelism: int = DEFAULT_PARALLELISM, timeout: float | None = retry.DEFAULT_TIMEOUT,
+        parallelism: int = DEFAULT_PARALLELISM, timeout: float | None = DEFAULT_TIMEOUT,
         lock: bool = False, audit_trail: bool = True) -> int:
     retry.configure(timeout)
     notes = err if verbose else None

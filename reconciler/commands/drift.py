@@ -3,6 +3,7 @@ from __future__ import annotations
 from reconciler.commands.filekinds import refuse_other_kinds
 from reconciler.commands.plan import load_with_registry
 from reconciler.console import check_out, count, err, out, write_file
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.drift.report import build, gate_rows, without_missing_versions
 from reconciler.plan import evidence
 from reconciler.plan.diff import diff
@@ -12,7 +13,7 @@ from reconciler.target import Target
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,
-        verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     refuse_other_kinds(paths, "drift")
     if out_file:

@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 from reconciler.console import count, err, out
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import ReconcilerError
 from reconciler.export.documents import export_snapshot, file_names, schema_comment
 from reconciler.manifest.schema import SCHEMA_FILE
@@ -27,7 +28,7 @@ class ExportError(ReconcilerError):
 
 
 def run(models: list[str], out_dir: str | None, by: str, target: Target, verbose: bool,
-        timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ExportError(f"--out {out_dir}: not a directory; nothing was exported")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.console import err, out
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import ReconcilerError
 from reconciler.history import events, gitlog, stamps, timeline
 from reconciler.history.documents import Ref
@@ -20,7 +21,7 @@ class HistoryError(ReconcilerError):
 
 
 def run(paths: list[str], model: str, at: str | None, fmt: str, target: Target | None,
-        events_file: str | None, verbose: bool = False, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        events_file: str | None, verbose: bool = False, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     from reconciler.render.history import render
 
     when = parse_at(at) if at is not None else None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from reconciler.commands.filekinds import refuse_other_kinds
 from reconciler.console import check_out, count, err, out, write_file
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import PlanFileError
 from reconciler.manifest.desired import DesiredState
 from reconciler.manifest.load import discover, load_tree
@@ -15,7 +16,7 @@ from reconciler.target import Target
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
-        verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     refuse_other_kinds(paths, "plan")
     if out_file:

@@ -14,10 +14,14 @@ import re
 import tempfile
 
 from reconciler.console import err, out
+from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import InputError, Location, Problem, ReconcilerError
 from reconciler.manifest.desired import DesiredModel, DesiredState
+from reconciler.plan.model import Plan
 from reconciler.propose.edit import EditError, Proposal, propose
 from reconciler.registry import retry
+from reconciler.registry.protocol import PlanReader
+from reconciler.registry.snapshot import Snapshot
 
 METRIC = re.compile(r"\bmetrics?\.(?:`([^`]+)`|\"([^\"]+)\"|([A-Za-z0-9_.\-/]+))")
 DEFAULT_METRICS_SHOWN = 3
@@ -25,7 +29,7 @@ DEFAULT_METRICS_SHOWN = 3
 
 def run(file: str, model: str, experiment: str, filter_string: str | None, order_by: list[str],
         stage: str | None, aliases: list[str], artifact_path: str, archive_previous: bool,
-        detailed_exitcode: bool, target, verbose: bool, timeout: float | None = retry.DEFAULT_TIMEOUT) -> int:
+        detailed_exitcode: bool, target, verbose: bool, timeout: float | None = DEFAULT_TIMEOUT) -> int:
     retry.configure(timeout)
     if archive_previous and stage is None:
         raise ReconcilerError("--archive-previous needs --stage: it archives the entries declaring that stage")
@@ -140,7 +144,7 @@ def _declared(text: str, file: str, model: str, edited: bool = False) -> Desired
     return found[0]
 
 
-def _plan(model: DesiredModel, registry):
+def _plan(model: DesiredModel, registry: PlanReader) -> Plan:
     from reconciler.plan.build import make_plan
 
     return make_plan(DesiredState(models=(model,)), registry)
@@ -149,7 +153,7 @@ def _plan(model: DesiredModel, registry):
 class _Seen:
     """The registry as already read: planning the proposal costs no further round trip."""
 
-    def __init__(self, registry, snapshot):
+    def __init__(self, registry: PlanReader, snapshot: Snapshot):
         self._registry = registry
         self._snapshot = snapshot
 

@@ -101,7 +101,6 @@ class DriftReport:
     drift: tuple[Drifted, ...]  # in plan order
     undeclared: tuple[Undeclared, ...]  # sorted by name
     fail_on_unmanaged: bool = False
-    round_trips: int = 0
 
     @property
     def drifted_models(self) -> list[str]:
@@ -243,5 +242,4 @@ def build(desired: DesiredState, snapshot: Snapshot, changes: list[Change], trac
         )),
         undeclared=undeclared,
         fail_on_unmanaged=fail_on_unmanaged,
-        round_trips=snapshot.round_trips,
     )

@@ -26,6 +26,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from reconciler.constants import DEFAULT_ARTIFACT_PATH
 from reconciler.export.yamlwriter import Comment, Flow, Map, Seq, data, render
 from reconciler.manifest import rules
 from reconciler.manifest.schema import validate
@@ -37,7 +38,6 @@ API_VERSION = "mlflow-gitops/v1"
 KIND = "RegisteredModel"
 MAX_TEXT = 5000  # descriptions and tag values: the schema's maxLength
 BY = ("version", "source", "run_id")
-DEFAULT_ARTIFACT_PATH = "model"
 SUFFIX = ".yaml"
 MAX_STEM = 80  # file names stay far below every file system's 255-byte limit, hash included
 _HASH_CHARS = 8

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.constants import DEFAULT_ARTIFACT_PATH
 from reconciler.errors import Location
 
 STAGES = ("None", "Staging", "Production", "Archived")
-DEFAULT_ARTIFACT_PATH = "model"
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from reconciler.constants import DEFAULT_ARTIFACT_PATH
 from reconciler.errors import InputError, Location, Problem
 from reconciler.manifest import rules
 from reconciler.manifest.desired import (
-    DEFAULT_ARTIFACT_PATH,
     DesiredModel,
     DesiredState,
     DesiredVersion,
@@ -150,12 +150,6 @@ def _collector_paused():
             if gc.get_count()[0] > FREEZE_ABOVE:
                 gc.freeze()
             gc.enable()
-
-
-def load_documents(paths: list[str]) -> tuple[list[Document], list[str], list[Problem]]:
-    """Every document under `paths`, the files read, and every problem: syntax, schema and rules."""
-    with _collector_paused():
-        return _load_documents(paths)
 
 
 def _load_documents(paths: list[str], early: dict | None = None,

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from reconciler.constants import DEFAULT_ARTIFACT_PATH, OWN_PREFIX, SYSTEM_PREFIX
 from reconciler.errors import Location, Problem
 from reconciler.manifest.yamlsrc import Document, label
 
@@ -23,10 +24,10 @@ _VERSION_ALIAS = re.compile(r"[vV][0-9]+")  # MLflow resolves `v3` to version 3
 _TAG_KEY_CHARS = re.compile(r"[/\w.\- :]*")  # MLflow's character class; \w includes non-ASCII letters
 MAX_TAG_KEY_LENGTH = 250
 RESERVED_TAG_PREFIXES = {
-    "mlflow.": "reserved for MLflow system tags",
-    "mlflow-gitops.": "reserved for mlflow-gitops itself",
+    SYSTEM_PREFIX: "reserved for MLflow system tags",
+    OWN_PREFIX: "reserved for mlflow-gitops itself",
 }
-RESERVED_MODEL_PREFIX = "mlflow-gitops."  # the `apply --lock` lease models
+RESERVED_MODEL_PREFIX = OWN_PREFIX  # the `apply --lock` lease models
 SELECTORS = ("version", "run_id", "source")
 MAX_MODEL_NAME_LENGTH = 256  # MLflow's SQL stores: registered_models.name is VARCHAR(256)
 MAX_SOURCE_LENGTH = 500  # model_versions.source is VARCHAR(500)
@@ -119,7 +120,7 @@ def version_selector(item: dict) -> tuple | None:
     if not isinstance(value, str):
         return None
     if kind == "run_id":
-        artifact_path = item.get("artifact_path", "model")
+        artifact_path = item.get("artifact_path", DEFAULT_ARTIFACT_PATH)
         return ("run_id", value, artifact_path) if isinstance(artifact_path, str) else None
     return ("source", value)
 
@@ -299,15 +300,8 @@ def check_unique_names(docs: Iterable[Document]) -> list[Problem]:
     return problems
 
 
-def check(docs: list[Document]) -> list[Problem]:
-    problems = check_across(docs)
-    for doc in docs:
-        problems += check_document(doc)
-    return problems
-
-
 def check_across(docs: list[Document]) -> list[Problem]:
     """The rules that need every document at once. `reconciler.manifest.load` runs `check_document` on
     each file as it reads it (files are read on two cores) and this once on all: a new rule goes in
-    one of the two, never in `check` alone."""
+    one of the two."""
     return check_unique_names(docs)

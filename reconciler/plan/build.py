@@ -7,20 +7,21 @@ from reconciler.manifest.desired import DesiredState
 from reconciler.plan import evidence
 from reconciler.plan.diff import diff
 from reconciler.plan.model import Change, Plan
+from reconciler.registry.protocol import PlanReader
 from reconciler.registry.snapshot import Snapshot
 
 
-def make_plan(desired: DesiredState, registry) -> Plan:
+def make_plan(desired: DesiredState, registry: PlanReader) -> Plan:
     snapshot = registry.snapshot(desired.names)
     return plan_of(desired, diff(desired, snapshot), snapshot, registry)
 
 
-def plan_of(desired: DesiredState, changes: list[Change], snapshot: Snapshot, registry) -> Plan:
+def plan_of(desired: DesiredState, changes: list[Change], snapshot: Snapshot, registry: PlanReader) -> Plan:
     """The plan of `changes` (a diff, or part of one, against `snapshot`): the evidence and gate
     results of each promotion, and what it saw of each model it touches, for the applier's checks.
     `serve` heals part of a diff it already made."""
     # the runs behind every promotion, in one bulk read (none when nothing is promoted)
-    needed = evidence.run_ids(desired, snapshot, changes)
+    needed = evidence.run_ids(snapshot, changes)
     runs = registry.runs(needed) if needed else {}
     changes, gates = evidence.attach(desired, snapshot, changes, runs)
     touched = sorted({c.model for c in changes})
@@ -34,6 +35,5 @@ def plan_of(desired: DesiredState, changes: list[Change], snapshot: Snapshot, re
             for name in touched
             if name in snapshot.models and MANIFEST_TAG in snapshot.models[name].audit
         },
-        round_trips=registry.round_trips if needed else snapshot.round_trips,
         gates=tuple(gates),
     )

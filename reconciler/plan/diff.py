@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.constants import RESERVED_TAG_PREFIXES
 from reconciler.errors import InputError, Problem
 from reconciler.manifest.desired import DesiredModel, DesiredState, DesiredVersion
 from reconciler.plan.model import Change
@@ -15,7 +16,6 @@ from reconciler.plan.order import ordered
 from reconciler.registry.snapshot import PROMPT_REFUSAL, LiveModel, LiveVersion, Snapshot
 
 ACTIVE_STAGES = ("Staging", "Production")
-RESERVED_TAG_PREFIXES = ("mlflow.", "mlflow-gitops.")
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def tags_after(changes: Iterable[Change], version: str | None, ref: str | None, 
     return tags
 
 
-def run_ids(desired: DesiredState, snapshot: Snapshot, changes: Sequence[Change]) -> set[str]:
+def run_ids(snapshot: Snapshot, changes: Sequence[Change]) -> set[str]:
     """Every run that the plan's evidence and gates need: read them in one bulk call."""
     ids: set[str] = set()
     for name, model_changes in _by_model(changes).items():
@@ -168,7 +168,7 @@ def model_gates(model: DesiredModel, live: LiveModel | None, read_runs) -> list[
     desired = DesiredState(models=(model,))
     snapshot = Snapshot(models={model.name: live} if live is not None else {})
     changes = diff(desired, snapshot)
-    needed = run_ids(desired, snapshot, changes)
+    needed = run_ids(snapshot, changes)
     runs = read_runs(needed) if needed else {}
     return attach(desired, snapshot, changes, runs)[1]
 

@@ -76,7 +76,6 @@ class Plan:
     prior_state: dict[str, str] = field(default_factory=dict)
     # model name -> the manifest its `mlflow-gitops.manifest` tag named when planned (reconciler.apply.audit)
     managed_by: dict[str, str] = field(default_factory=dict)
-    round_trips: int = 0
     # one row per gate per version entering a gated target (reconciler.plan.gates)
     gates: tuple[GateResult, ...] = ()
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.constants import DEFAULT_ARTIFACT_PATH
 from reconciler.errors import ReconcilerError
-from reconciler.manifest.desired import DEFAULT_ARTIFACT_PATH
 
 ARCHIVED = "Archived"
 # libyaml composes ~10x faster than the pure-Python parser, with the same character offsets

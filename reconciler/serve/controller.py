@@ -18,6 +18,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from reconciler.apply.executor import ModelOutcome, apply_plan
 from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
+from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 from reconciler.drift.report import DriftReport, build, gate_rows, without_missing_versions
 from reconciler.errors import ApplyFailed, ReconcilerError
 from reconciler.manifest.desired import DesiredState
@@ -37,6 +39,7 @@ from reconciler.plan.diff import diff
 from reconciler.plan.model import Change
 from reconciler.redact import redact
 from reconciler.registry import retry
+from reconciler.registry.protocol import Registry
 from reconciler.serve.metrics import Metrics
 from reconciler.serve.notify import EventLog, Outbox
 from reconciler.serve.status import (
@@ -66,8 +69,8 @@ class Options:
     git_pull: bool = False
     notify_url: str | None = None
     events: str | None = None
-    timeout: float | None = retry.DEFAULT_TIMEOUT
-    parallelism: int = 8
+    timeout: float | None = DEFAULT_TIMEOUT
+    parallelism: int = DEFAULT_PARALLELISM
 
 
 @dataclass
@@ -99,7 +102,8 @@ def backoff(failures: int, interval: float) -> float:
 
 
 class Controller:
-    def __init__(self, paths: list[str], target: Target, options: Options, say=print, registry_factory=None):
+    def __init__(self, paths: list[str], target: Target, options: Options, say=print,
+                 registry_factory: Callable[[Target], Registry] | None = None):
         self.paths = paths
         self.target = target
         self.options = options
@@ -141,14 +145,20 @@ class Controller:
 
     # ---- one cycle --------------------------------------------------------------------------
 
-    def registry(self):
+    def registry(self) -> Registry:
+        # A sqlite registry that does not exist yet is read as empty and not created (as `plan` and
+        # `drift` do) unless --self-heal may write; once something creates it, the next cycle opens it.
+        if self._registry is not None and getattr(self._registry, "absent", False):
+            self._registry = None
         if self._registry is None:
             if self._registry_factory is not None:
                 self._registry = self._registry_factory(self.target)
             else:
-                from reconciler.registry.client import Registry  # imports MLflow: only once a cycle needs it
+                # imports MLflow: only once a cycle needs it
+                from reconciler.registry.client import Registry as MlflowRegistry
 
-                self._registry = Registry(self.target, parallelism=self.options.parallelism)
+                self._registry = MlflowRegistry(self.target, parallelism=self.options.parallelism,
+                                                read_only=not self.options.self_heal)
         return self._registry
 
     def cycle(self, trigger: str = "interval") -> Outcome:
@@ -221,7 +231,7 @@ class Controller:
         elif new.status == SYNCED and old is not None and old.status in (OUT_OF_SYNC, ERROR):
             self._event("in_sync", new.model)
 
-    def _heal(self, desired: DesiredState, snapshot, changes: list[Change], registry) -> None:
+    def _heal(self, desired: DesiredState, snapshot, changes: list[Change], registry: Registry) -> None:
         plan = plan_of(desired, changes, snapshot, registry)
         names = list(plan.by_model())
         # gates hold for heals as for apply: a model whose promotion fails a gate is not healed

@@ -73,6 +73,13 @@ def user_repo(tmp_path) -> Path:
     return repo
 
 
+@pytest.fixture(scope="module")
+def runner_temp(tmp_path_factory) -> Path:
+    """One runner's temporary directory for the GitHub tests: the action installs the tool there
+    once, and a later use of the action (the same checkout) reuses that install, as on a runner."""
+    return tmp_path_factory.mktemp("runner-temp")
+
+
 def registry(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'registry' / 'mlflow.db'}"
 
@@ -97,10 +104,10 @@ def run_github(repo: Path, tool: Path, temp: Path, name: str, tracking_uri: str)
     return runner
 
 
-def test_github_examples_install_the_action_and_apply_plan_and_audit(user_repo, tool_repo, tmp_path):
+def test_github_examples_install_the_action_and_apply_plan_and_audit(user_repo, tool_repo, runner_temp, tmp_path):
     (tmp_path / "registry").mkdir()
     uri = registry(tmp_path)
-    temp = tmp_path / "runner-temp"  # one runner: the second use of the action reuses its install
+    temp = runner_temp
 
     apply = run_github(user_repo, tool_repo, temp, "mlflow-gitops-apply.yml", uri)
     assert not apply.failed, apply.results
@@ -121,10 +128,9 @@ def test_github_examples_install_the_action_and_apply_plan_and_audit(user_repo, 
     assert "demand_forecaster" in report and "support_ticket_router" in report and "<failure" not in report
 
 
-def test_github_apply_error_reaches_the_job_summary(user_repo, tool_repo, tmp_path):
+def test_github_apply_error_reaches_the_job_summary(user_repo, tool_repo, runner_temp):
     # nothing listens on port 9 (discard): apply retries, then fails with one message, exit 1
-    runner = run_github(user_repo, tool_repo, tmp_path / "runner-temp", "mlflow-gitops-apply.yml",
-                        "http://127.0.0.1:9")
+    runner = run_github(user_repo, tool_repo, runner_temp, "mlflow-gitops-apply.yml", "http://127.0.0.1:9")
     assert runner.failed
     summary = runner.summary.read_text()
     assert "apply manifests/prod failed (exit 1)" in summary

@@ -263,7 +263,14 @@ def _ci_examples_module():
 def workflow_command_lines(filename: str) -> list[list[str]]:
     ci = _ci_examples_module()
     workflow = ci.load(ci.GITHUB_DIR / filename)
-    return [argv for _, s in ci.script_blocks(workflow) for t in ci.command_lines(s) for argv in ci.invocations(t)]
+    lines: list[list[str]] = []
+    for step in ci.steps_of(workflow):  # in the order the job runs them: `run:` scripts and the action
+        if ci.is_tool_action(step):
+            argv = ci.action_argv(step.get("with", {}))
+            lines += [argv] if argv else []  # no command: install only
+        elif "run" in step:
+            lines += [argv for t in ci.command_lines(step["run"]) for argv in ci.invocations(t)]
+    return lines
 
 
 def ci_env(uri: str) -> dict[str, str]:

@@ -297,3 +297,13 @@ def test_git_pull_reads_the_pushed_manifests_and_a_failing_pull_fails_the_cycle(
     done = run_cli("serve", clone / "manifests", "--once", "--self-heal", "--git-pull", *uri)
     assert done.returncode == 1 and "git pull --ff-only" in done.stderr
     assert state(embedded_uri, unique_name)["description"] == "pulled"
+
+
+def test_once_without_self_heal_creates_no_registry(run_cli, tmp_path):
+    """Like `plan` and `drift`: a sqlite registry that does not exist is read as empty, not created."""
+    manifests = write(tmp_path / "m.yaml", promotion_manifest("m"))
+    store = tmp_path / "nowhere.db"
+    done = run_cli("serve", manifests, "--once", "--tracking-uri", f"sqlite:///{store}", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr  # everything declared is missing: drift
+    assert not store.exists() and not (tmp_path / "mlflow.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]

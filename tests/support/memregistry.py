@@ -1,4 +1,5 @@
-"""An in-memory registry with the same read/write surface as `reconciler.registry.client.Registry`.
+"""An in-memory registry with the same surface as `reconciler.registry.client.Registry`: it
+satisfies `reconciler.registry.protocol.Registry` (tests/unit/registry/test_protocol.py checks it).
 
 Only for pure property tests of diff -> plan -> apply laws; every behaviour claimed against MLflow
 is also tested with the real stores in tests/integration.
@@ -24,6 +25,10 @@ class MemoryRegistry:
         self.writes = 0
         self.round_trips = 0
         self.run_records: dict = {}  # run id -> RunRecord, for evidence and gates
+        self.lease_models: dict[str, dict[str, str]] = {}  # lease name -> tags (never in a snapshot)
+        self.parallelism = 1
+        self.user = None  # an auth-enabled registry's current user (reconciler.apply.permissions.User)
+        self.permissions: dict[str, str | None] = {}  # model name -> that user's permission
         for m in seed or []:
             versions = {
                 str(i): LiveVersion(version=str(i), stage=v["stage"], description=v["description"],
@@ -33,10 +38,13 @@ class MemoryRegistry:
             self.models[m["name"]] = LiveModel(name=m["name"], description=m["description"], tags=dict(m["tags"]),
                                                aliases=dict(m["aliases"]), versions=versions)
 
+    def user_name(self):
+        return self.user.name if self.user else None
+
     def snapshot(self, names):
         self.round_trips += 1
         wanted = self.models if names is None else {n: self.models[n] for n in names if n in self.models}
-        return Snapshot(models=dict(wanted), round_trips=self.round_trips)
+        return Snapshot(models=dict(wanted))
 
     def runs(self, run_ids):
         self.round_trips += 1
@@ -92,3 +100,31 @@ class MemoryRegistry:
 
     def update_version_description(self, name, version, description):
         self._version(name, version, description=description)
+
+    # ---- leases (reconciler.apply.lock) -------------------------------------------------------
+
+    def leases(self, prefix):
+        self.round_trips += 1
+        return {n: dict(t) for n, t in self.lease_models.items() if n.startswith(prefix)}
+
+    def create_lease(self, name, tags, description):
+        assert name not in self.lease_models
+        self.writes += 1
+        self.lease_models[name] = dict(tags)
+
+    def renew_lease(self, name, key, value):
+        self.writes += 1
+        self.lease_models[name] = {**self.lease_models[name], key: value}
+
+    def delete_lease(self, name):
+        self.writes += 1
+        self.lease_models.pop(name, None)
+
+    # ---- auth API (reconciler.apply.permissions): none unless a test sets `user` ---------------
+
+    def auth_user(self):
+        return self.user
+
+    def model_permissions(self, username, names):
+        self.round_trips += 1
+        return {n: self.permissions.get(n) for n in names}

@@ -10,6 +10,7 @@ $GITHUB_STEP_SUMMARY honoured, and `if:` conditions of the forms the examples us
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -24,6 +25,7 @@ ACTION_FILE = REPO_ROOT / "action.yml"
 TOOL_ACTION = re.compile(r"^[\w.-]+/mlflow-gitops@[\w.-]+$")
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 PATH_COMMANDS = ("validate", "plan", "apply", "drift")
+_JOB_NUMBERS = itertools.count()
 
 
 def is_tool_action(step: dict) -> bool:
@@ -80,7 +82,11 @@ class Runner:
 
     @property
     def summary(self) -> Path:
-        return self.temp / "step_summary.md"
+        """This job's $GITHUB_STEP_SUMMARY (one per job, as on GitHub; jobs may share a temp)."""
+        return self.temp / f"step_summary-{self.job_number}.md"
+
+    def __post_init__(self):
+        self.job_number = next(_JOB_NUMBERS)
 
     # ---- expressions and conditions
 
@@ -122,7 +128,7 @@ class Runner:
     # ---- running
 
     def _bash(self, script: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.CompletedProcess, dict]:
-        files = {name: self.temp / f"{name.lower()}.{len(self.results)}" for name in ("GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_ENV")}
+        files = {name: self.temp / f"{name.lower()}.{self.job_number}.{len(self.results)}" for name in ("GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_ENV")}
         for path in files.values():
             path.write_text("")
         full = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

@@ -113,7 +113,7 @@ def plan_of(dm, live=LIVE, runs=RUNS):
     desired = DesiredState(models=(dm,))
     snap = Snapshot(models={"m": live})
     changes = diff(desired, snap)
-    needed = run_ids(desired, snap, changes)
+    needed = run_ids(snap, changes)
     changes, rows = attach(desired, snap, changes, {r: runs[r] for r in needed if r in runs})
     return needed, Plan(tuple(changes), "x", gates=tuple(rows))
 
