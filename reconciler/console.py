@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from reconciler.errors import ReconcilerError
 from reconciler.redact import redact
 
+# What must never reach a terminal raw, whatever put it in a message (a registry value, a server's
+# error text, a plan file): control characters but tab and line feed (escape sequences, carriage
+# returns that overwrite a line), and invisible format/bidi characters that reorder what is read.
+# Renderers escape values themselves; this is the last line of defence for everything printed.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def safe(text: str) -> str:
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
 
 def out(text: str = "", end: str = "\n") -> None:
-    sys.stdout.write(redact(text) + end)
+    sys.stdout.write(safe(redact(text)) + end)
     sys.stdout.flush()
 
 
 def err(text: str = "", end: str = "\n") -> None:
-    sys.stderr.write(redact(text) + end)
+    sys.stderr.write(safe(redact(text)) + end)
     sys.stderr.flush()
 
 

@@ -119,9 +119,10 @@ class History:
 
 
 def build(model: str, commits: list[Commit], blobs: dict[str, bytes],
-          resolve: Callable[[Ref], str | None]) -> tuple[list[Entry], bool]:
+          resolve: Callable[[Ref], str | None], holdings=holdings) -> tuple[list[Entry], bool]:
     """Entries from commits (oldest first) and the blobs that may declare the model; also whether
-    any commit ever declared it. `resolve` maps a declared ref to the registry's version number."""
+    any commit ever declared it. `resolve` maps a declared ref to the registry's version number;
+    `holdings` reads a blob (serve passes one that parses each blob once for all its models)."""
     order = {c.sha: i for i, c in enumerate(commits)}
     declared: dict[str, frozenset] = {}  # path -> holdings of the model in that file
     parsed: dict[str, frozenset | None] = {}

@@ -42,6 +42,7 @@ from reconciler.registry import retry
 from reconciler.registry.protocol import Registry
 from reconciler.serve.metrics import Metrics
 from reconciler.serve.notify import EventLog, Outbox
+from reconciler.serve.promotions import PromotionHistory
 from reconciler.serve.status import (
     ERROR,
     HEALING,
@@ -121,6 +122,7 @@ class Controller:
         self._models: dict[str, ModelView] = {}
         self._heal_errors: dict[str, str] = {}  # model -> why its last heal failed (reported once)
         self._recent: list[dict] = []
+        self.promotions = PromotionHistory(paths)
         self.view = View(tracking_uri=target.display, interval=options.interval, self_heal=options.self_heal,
                          started=utc(time.time()))
 
@@ -180,6 +182,7 @@ class Controller:
             report = build(present, snapshot, changes, self.target.display, False, missing,
                            gate_rows(present, snapshot, failing))
             reads = registry.round_trips - before
+            self._promotion_history(desired, snapshot)
             self._observe(desired, report, snapshot)
             healable = {m.name for m in desired.models if self.options.self_heal or m.policy.self_heal}
             heal = [c for c in changes if c.model in healable]
@@ -217,6 +220,14 @@ class Controller:
         for name in [n for n in self._heal_errors if n not in models or models[n].status == SYNCED]:
             del self._heal_errors[name]
         self._publish()
+
+    def _promotion_history(self, desired: DesiredState, snapshot) -> None:
+        """Refreshed when the manifests' HEAD moved (or a stamp changed); never fails the cycle."""
+        try:
+            self.promotions.refresh(desired.names, snapshot)
+        except Exception as e:  # noqa: BLE001 - the page says why instead of the loop failing
+            self.promotions.current = replace(self.promotions.current, note=redact(
+                f"promotion history unavailable: {type(e).__name__}: {' '.join(str(e).split())}"))
 
     def _transition(self, old: ModelView | None, new: ModelView) -> None:
         was_drift = old is not None and old.status != SYNCED and old.drift
@@ -361,7 +372,7 @@ class Controller:
 
     def _snapshot_view(self) -> View:
         return replace(self.view, models=tuple(self._models[n] for n in sorted(self._models)),
-                       events=tuple(self._recent))
+                       events=tuple(self._recent), history=self.promotions.current)
 
     def _publish(self) -> None:
         self.view = self._snapshot_view()

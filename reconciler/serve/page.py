@@ -1,4 +1,4 @@
-"""The HTML status page: one row per managed model, then the recent events. Plain HTML and CSS
+"""The HTML status page: one row per managed model, the promotion history, then the recent events. Plain HTML and CSS
 (no script): it refreshes itself every interval, and on a narrow screen each row becomes a card."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from reconciler.redact import redact
+from reconciler.serve.promotions import PERIODS
 from reconciler.serve.status import ERROR, HEALING, OUT_OF_SYNC, SYNCED, ModelView, View, parse_applied
 
 LABELS = {SYNCED: "in sync", OUT_OF_SYNC: "out of sync", HEALING: "healing", ERROR: "error"}
@@ -26,6 +27,7 @@ code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
 .healing{background:#ddf4ff;color:#0550ae}.error{background:#ffebe9;color:#a40e26}
 .health{font-weight:600}.bad{color:#a40e26}.good{color:#116329}
 ul.drift{margin:0;padding-left:18px}
+h2{font-size:16px;margin:20px 0 8px}h3{font-size:14px;margin:14px 0 6px}
 .muted{color:#57606a;font-size:13px}
 @media (max-width:700px){
  thead{display:none} table,tbody,tr,td{display:block;width:auto}
@@ -88,6 +90,39 @@ def _event(e: dict) -> str:
             f"{model}{': ' + detail if detail else ''}</li>")
 
 
+def _period(target: str, p: dict) -> str:
+    version = f"v{p['version']}" if p.get("version") else (p.get("ref") or "?")
+    applied = '<span class="muted">not recorded</span>'
+    if p.get("applied_at"):
+        by = f" by {escape(p['applied_by'])}" if p.get("applied_by") else ""
+        applied = f"{escape(p['applied_at'])}{by}"
+    return (f'<tr class="period"><td data-label="Target"><code>{escape(target)}</code></td>'
+            f'<td data-label="Version"><code>{escape(version)}</code></td>'
+            f'<td data-label="From">{escape(p.get("from") or "?")}</td>'
+            f'<td data-label="To">{escape(p.get("to") or "now")}</td>'
+            f'<td data-label="Commit"><code>{escape(p.get("commit") or "")}</code> {escape(p.get("author") or "")}'
+            f'<br><span class="muted">{escape(p.get("subject") or "")}</span></td>'
+            f'<td data-label="Applied">{applied}</td></tr>')
+
+
+def _history(view: View) -> str:
+    h = view.history
+    if h.note:
+        return f'<p class="muted history-note">No promotion history: {escape(h.note)}.</p>'
+    if h.head is None:
+        return '<p class="muted history-note">Read after the first cycle.</p>'
+    parts = [f'<p class="muted">From {h.commits} commits of the manifests, at <code>{escape(h.head[:12])}</code>; '
+             f'the last {PERIODS} periods per stage and alias, newest first.</p>']
+    for model, targets in h.models.items():
+        rows = "".join(_period(t, p) for t, periods in targets.items() for p in periods)
+        if not rows:
+            rows = '<tr><td colspan="6" class="muted">no stage or alias declared in any commit</td></tr>'
+        parts.append(f'<h3><code>{escape(model)}</code></h3><table class="history" data-model="{escape(model)}">'
+                     "<thead><tr><th>Target</th><th>Version</th><th>From</th><th>To</th><th>Commit</th>"
+                     f"<th>Applied</th></tr></thead><tbody>{rows}</tbody></table>")
+    return "".join(parts)
+
+
 def render(view: View) -> str:
     counts = view.counts()
     cycle = view.last_cycle
@@ -117,6 +152,8 @@ def render(view: View) -> str:
 <p class="summary">{summary}</p>
 <table><thead><tr><th>Model</th><th>Status</th><th>Drift (git vs live)</th><th>Last applied</th></tr></thead>
 <tbody>{rows}</tbody></table>
+<h2>Promotion history</h2>
+{_history(view)}
 <h2>Recent events</h2>
 <ul class="events">{events}</ul>
 <p class="muted">JSON: <a href="/api/status">/api/status</a> &middot; <a href="/metrics">/metrics</a> &middot;

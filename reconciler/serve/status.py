@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from reconciler.serve.promotions import Promotions
+
 SYNCED, OUT_OF_SYNC, HEALING, ERROR = "synced", "out_of_sync", "healing", "error"
 STATUSES = (SYNCED, OUT_OF_SYNC, HEALING, ERROR)
 FORMAT_VERSION = "1"
@@ -78,6 +80,7 @@ class View:
     cycle_errors: int = 0
     failing_since: str | None = None
     events: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # newest first
+    history: Promotions = Promotions()  # the promotion history from the manifests' git (reconciler.serve.promotions)
 
     @property
     def healthy(self) -> bool:
@@ -109,4 +112,5 @@ class View:
             "summary": self.counts(),
             "models": [m.to_json() for m in self.models],
             "events": list(self.events),
+            "history": self.history.to_json(),
         }

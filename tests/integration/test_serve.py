@@ -102,6 +102,8 @@ def test_webhook_from_mlflow_triggers_a_cycle_nothing_written_forgery_refused(we
             dom = chromium_dom(serve.base + "/")
             assert f'id="model-{unique_name}" data-status="out_of_sync"' in dom
             assert "aliases.champion" in dom and "out of sync" in dom
+            # manifests outside any git work tree: a note where the promotion history would be
+            assert "No promotion history: the manifests are not in a git work tree" in dom
 
             served = "".join(serve.request(p)[1] for p in ("/", "/api/status", "/metrics", "/healthz"))
             assert serve.status()["tracking_uri"].startswith("http://***@127.0.0.1")
@@ -246,7 +248,7 @@ def test_sigterm_during_a_heal_finishes_the_call_releases_the_lease_and_exits_0(
 
 
 def test_self_heal_respects_gates(embedded_uri, run_cli, tmp_path, unique_name):
-    from test_gates import manifest, seed
+    from test_promotion_gates import manifest, seed
 
     seed(embedded_uri, unique_name, [7.0, 5.0], ["None", "Production"])
     gates = "    - target: Production\n      metric: rmse\n      max: 6.5\n"
@@ -297,6 +299,45 @@ def test_git_pull_reads_the_pushed_manifests_and_a_failing_pull_fails_the_cycle(
     done = run_cli("serve", clone / "manifests", "--once", "--self-heal", "--git-pull", *uri)
     assert done.returncode == 1 and "git pull --ff-only" in done.stderr
     assert state(embedded_uri, unique_name)["description"] == "pulled"
+
+
+def test_status_page_shows_the_promotion_history_from_git(embedded_uri, run_cli, tmp_path, unique_name):
+    """Two promotion commits, each applied: the page (in a real browser) and /api/status show the
+    periods newest first, with commit, author and the apply's stamp."""
+    seed_versions(embedded_uri, unique_name, ["Production", "Staging"])
+    repo = tmp_path / "repo"
+    staged = promotion_manifest(unique_name).replace(
+        "  - version: 2\n    stage: Production\n    aliases: [champion]\n  - version: 1\n    stage: Archived\n",
+        "  - version: 1\n    stage: Production\n    aliases: [champion]\n  - version: 2\n    stage: Staging\n")
+    shas = []
+    for author, subject, text in (("alice", "declare v1 <prod>", staged), ("bob", "promote v2", None)):
+        write(repo / "manifests" / "model.yaml", text or promotion_manifest(unique_name))
+        if not shas:
+            git("init", "-q", "-b", "main", cwd=repo)
+        git("add", "-A", cwd=repo)
+        git("-c", f"user.name={author}", "commit", "-qm", subject, cwd=repo)
+        shas.append(git("rev-parse", "HEAD", cwd=repo).strip())
+        done = run_cli("apply", repo / "manifests", "--auto-approve", "--tracking-uri", embedded_uri)
+        assert done.returncode == 0, done.stderr
+    serve = Serve(tmp_path, repo / "manifests", "--interval", "3600", "--tracking-uri", embedded_uri, env=FAST)
+    try:
+        serve.wait_for("the first cycle", lambda: serve.request("/healthz")[0] == 200)
+        history = serve.status()["history"]
+        assert history["head"] == shas[1] and history["note"] is None and history["commits"] == 2
+        production = history["models"][unique_name]["Production"]
+        assert [(p["version"], p["commit"], p["author"]) for p in production] == [
+            ("2", shas[1][:12], "bob"), ("1", shas[0][:12], "alice")]
+        assert production[0]["to"] is None and production[1]["to"] == production[0]["from"]
+        assert production[0]["applied_at"] is not None
+        assert [p["version"] for p in history["models"][unique_name]["@champion"]] == ["2", "1"]
+        dom = chromium_dom(serve.base + "/")
+    finally:
+        assert serve.stop(signal.SIGTERM) == 0, serve.log()
+    table = dom.split(f'<table class="history" data-model="{unique_name}">')[1].split("</table>")[0]
+    rows = table.split('<tr class="period">')[1:]
+    assert len(rows) == 5  # Production v2, v1; Staging v2; @champion v2, v1
+    assert "v2" in rows[0] and shas[1][:12] in rows[0] and "bob" in rows[0] and "now" in rows[0]
+    assert "v1" in rows[1] and shas[0][:12] in rows[1] and "alice" in rows[1] and "declare v1 &lt;prod&gt;" in rows[1]
 
 
 def test_once_without_self_heal_creates_no_registry(run_cli, tmp_path):

@@ -72,3 +72,15 @@ def test_plan_time_problems_are_capped_as_validate_caps_them(cli, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 101, lines[:3]
     assert lines[-1].endswith("... and 900 more problems in this file, not listed: fix the first 100 and run again")
+
+
+def test_nothing_printed_carries_raw_escape_codes(capsys):
+    """The console is the last line of defence: whatever a message holds (a server's error text, a
+    registry value), escape sequences, carriage returns and bidi overrides are printed escaped."""
+    from reconciler.console import err, out
+
+    out("model evil\x1b[2J\rApply complete!\u202e")
+    err("Error: server said \x1b]0;owned\x07 no\nnext line\tok")
+    captured = capsys.readouterr()
+    assert captured.out == "model evil\\x1b[2J\\rApply complete!\\u202e\n"
+    assert captured.err == "Error: server said \\x1b]0;owned\\x07 no\nnext line\tok\n"
