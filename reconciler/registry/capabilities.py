@@ -56,3 +56,14 @@ class Capabilities:
                 return fallback
             self.known[feature] = True
             return result
+
+
+def equality_filter(name: str) -> str | None:
+    """`name = '...'` for servers that refuse `name IN (...)`. Such servers read `=` values by
+    trimming the quotes, without escapes: a name holding both quote kinds cannot be written, and
+    gets no filter (the caller reads everything and matches names itself)."""
+    if "'" not in name:
+        return f"name = '{name}'"
+    if '"' not in name:
+        return f'name = "{name}"'
+    return None

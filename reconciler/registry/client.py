@@ -43,7 +43,7 @@ from reconciler.apply.permissions import REQUIRED, User
 from reconciler.errors import RegistryError
 from reconciler.redact import redact
 from reconciler.registry import retry
-from reconciler.registry.capabilities import Capabilities
+from reconciler.registry.capabilities import Capabilities, equality_filter
 from reconciler.registry.snapshot import PROMPT_REFUSAL, LiveModel, LiveVersion, RunRecord, Snapshot
 from reconciler.registry.tls import failure as failure_of_tls
 from reconciler.target import Target
@@ -724,7 +724,14 @@ class Registry:
 
     def _versions_of(self, name: str, match: Callable[[LiveVersion], bool]) -> list[str]:
         """Numbers of the versions of `name` that `match`, in ascending order."""
-        found = self._pages(self._versions_page, name_filter([name]))
+        found = None
+        if self._in_filters:
+            try:
+                found = self._pages(self._versions_page, name_filter([name]))
+            except FilterRejected:
+                self._in_filters = False
+        if found is None:  # a server without `name IN (...)` (MLflow before 3.17)
+            found = self._pages(self._versions_page, equality_filter(name))
         return sorted((v.version for n, v in found if n == name and match(v)), key=int)
 
     def _resolve_run_source(self, uri: str, run_id: str) -> tuple[str, str | None]:

@@ -32,10 +32,13 @@ from pathlib import Path
 # Server version -> extra requirements its environment needs. Every environment also gets
 # psycopg2-binary (the PostgreSQL backend).
 VERSIONS: dict[str, tuple[str, ...]] = {
-    "2.9.2": ("sqlalchemy==2.0.35", "numpy<2", "pandas<2.3", "setuptools<70", "flask<3.1", "werkzeug<3.1"),
-    "2.16.2": ("sqlalchemy==2.0.35", "numpy<2", "setuptools<70"),
-    "2.22.5": ("sqlalchemy<2.1", "setuptools<81"),
-    "3.0.1": ("sqlalchemy<2.1", "setuptools<81"),
+    # 2.16.2's store fails with SQLAlchemy after 2.0.35, 2.9.2 is held to the same; 2.9.2 imports
+    # pkg_resources (setuptools < 70).
+    "2.9.2": ("sqlalchemy==2.0.35", "setuptools<70"),
+    "2.16.2": ("sqlalchemy==2.0.35",),
+    # Import sqlalchemy.pool.FallbackAsyncAdaptedQueuePool, which SQLAlchemy 2.1 removed.
+    "2.22.5": ("sqlalchemy<2.1",),
+    "3.0.1": ("sqlalchemy<2.1",),
     "3.10.1": (),
     "3.17.2": (),
 }

@@ -23,6 +23,7 @@ def matrix_id(version: str, backend: str) -> str:
     return f"{version}-{backend}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselection reads the markers added here
 def pytest_collection_modifyitems(config, items):
     selected, deselected = [], []
     full = "compat" in (config.option.markexpr or "")
@@ -33,6 +34,7 @@ def pytest_collection_modifyitems(config, items):
             selected.append(item)
             continue
         item.add_marker(pytest.mark.compat)
+        item.add_marker(pytest.mark.integration)
         if param[1] == "postgres":
             item.add_marker(pytest.mark.postgres)
         if full or tuple(param) in DEFAULT_SLICE:

@@ -67,3 +67,11 @@ def test_other_errors_are_not_a_missing_api(error):
     with pytest.raises(type(error)):
         caps.attempt("logged_models", fails, fallback=[])
     assert caps.known == {}  # still unknown: the next call asks again
+
+
+def test_equality_filter_quotes_what_the_old_readers_can_read():
+    from reconciler.registry.capabilities import equality_filter
+
+    assert equality_filter("taxi") == "name = 'taxi'"
+    assert equality_filter("o'brien") == 'name = "o\'brien"'
+    assert equality_filter("both'\"") is None  # unwritable there: the caller reads every version
