@@ -87,14 +87,36 @@ class RegistryError(ReconcilerError):
     """The registry could not be read or written (connection, permission, server error)."""
 
 
-class ApplyError(ReconcilerError):
-    """Apply stopped part-way; carries which changes were applied and which were not."""
+class ApplyFailed(ReconcilerError):
+    """Apply stopped part-way: models failed, or Ctrl-C. Carries the executor's ApplyResult
+    (reconciler.apply.executor): every change made, each failed change with its error, every change
+    not made, and whether it was interrupted or stopped early."""
 
-    def __init__(self, message: str, applied: list, failed, pending: list):
-        self.applied = applied
-        self.failed = failed
-        self.pending = pending
+    def __init__(self, result):
+        self.result = result
+        failures = result.failures
+        if result.interrupted:
+            message = "interrupted"
+        else:
+            message = failures[0][1] if len(failures) == 1 else f"{len(failures)} models failed"
         super().__init__(message)
+
+    @property
+    def applied(self) -> list:
+        return self.result.applied
+
+    @property
+    def failures(self) -> list:
+        return self.result.failures
+
+    @property
+    def failed(self):
+        """The first failed change (None when interrupted with no failure)."""
+        return self.result.failures[0][0] if self.result.failures else None
+
+    @property
+    def pending(self) -> list:
+        return self.result.not_applied
 
 
 class Aborted(ReconcilerError):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from reconciler.errors import ApplyError, ReconcilerError
+from reconciler.errors import ApplyFailed, ReconcilerError
 from reconciler.plan.actions import Action
 from reconciler.plan.model import Change, Plan
 from reconciler.registry.protocol import RegistryWriter
@@ -36,39 +36,22 @@ class ModelOutcome:
 
 @dataclass
 class ApplyResult:
+    """What an apply did; carried by ApplyFailed when it stopped part-way."""
+
     applied: list[Change] = field(default_factory=list)  # in the order they were made
     registered: dict[tuple[str, str], str] = field(default_factory=dict)  # (model, ref) -> version
     outcomes: list[ModelOutcome] = field(default_factory=list)  # in the order models finished
+    interrupted: bool = False  # Ctrl-C: models in progress stopped after their current change
+    stopped_early: bool = False  # models in a row failed: no further model was started
 
+    @property
+    def failures(self) -> list[tuple[Change, str]]:
+        """Each failed change with its error, one per failed model."""
+        return [(o.failed, o.error) for o in self.outcomes if o.failed is not None]
 
-class ApplyInterrupted(ApplyError):
-    """Ctrl-C: the models in progress stopped after their current change, no other model started.
-    `applied` holds every change made, `pending` every change not made."""
-
-    def __init__(self, result: ApplyResult):
-        self.failures = _failures(result)
-        self.registered = dict(result.registered)
-        super().__init__("interrupted", applied=result.applied, failed=None, pending=_pending(result))
-
-
-class PartialApplyError(ApplyError):
-    """Some models failed. `applied` holds every change made (other models' too), `failures` each
-    failed change with its error, `pending` every change not made; `failed` is the first failure."""
-
-    def __init__(self, result: ApplyResult, stopped_early: bool):
-        failures = self.failures = _failures(result)
-        self.stopped_early = stopped_early
-        self.registered = dict(result.registered)
-        message = failures[0][1] if len(failures) == 1 else f"{len(failures)} models failed"
-        super().__init__(message, applied=result.applied, failed=failures[0][0], pending=_pending(result))
-
-
-def _failures(result: ApplyResult) -> list[tuple[Change, str]]:
-    return [(o.failed, o.error) for o in result.outcomes if o.failed is not None]
-
-
-def _pending(result: ApplyResult) -> list[Change]:
-    return [c for o in result.outcomes for c in o.not_applied]
+    @property
+    def not_applied(self) -> list[Change]:
+        return [c for o in self.outcomes for c in o.not_applied]
 
 
 def _version(change: Change, result: ApplyResult) -> str:
@@ -149,8 +132,8 @@ def apply_plan(
     finish: Callable[[str, list[Change], Callable[[Change], str]], object] | None = None,
     on_interrupt: Callable[[int], None] | None = None,
 ) -> ApplyResult:
-    """Apply `plan`; raise PartialApplyError (an ApplyError) after all workers stopped if any model
-    failed. Callbacks run one at a time (never concurrently): `on_applied` after each change,
+    """Apply `plan`; raise ApplyFailed (carrying the ApplyResult) after all workers stopped if any
+    model failed. Callbacks run one at a time (never concurrently): `on_applied` after each change,
     `on_model` when a model is done (its changes applied, or stopped at a failure). `prepare`
     (reconciler.apply.guard) is asked, in the model's worker right before its first change, which
     changes to make; if it raises, none of the model's changes are made. `finish` (reconciler.apply.audit)
@@ -159,8 +142,8 @@ def apply_plan(
 
     Ctrl-C (KeyboardInterrupt in the calling thread) starts no further model and stops each model
     in progress after its current change (a registry call is never cut off half-way: its answer
-    would be lost), tells `on_interrupt` how many models are finishing, then raises
-    ApplyInterrupted; a second Ctrl-C stops waiting for them."""
+    would be lost), tells `on_interrupt` how many models are finishing, then raises ApplyFailed
+    (`result.interrupted`); a second Ctrl-C stops waiting for them."""
     result = ApplyResult()
     stop = threading.Event()
     groups = list(plan.by_model().items())
@@ -206,10 +189,9 @@ def apply_plan(
     stopped = _schedule(groups, run_model, max(1, parallelism), interrupted)
     for model, changes in stopped:
         result.outcomes.append(ModelOutcome(model, not_applied=changes))
-    if stop.is_set():
-        raise ApplyInterrupted(result)
-    if any(o.failed is not None for o in result.outcomes):
-        raise PartialApplyError(result, stopped_early=bool(stopped))
+    result.interrupted, result.stopped_early = stop.is_set(), bool(stopped) and not stop.is_set()
+    if result.interrupted or result.failures:
+        raise ApplyFailed(result)
     return result
 
 

@@ -75,6 +75,30 @@ def _holds(condition: dict, action: str) -> bool:
     return action == wanted["const"] if "const" in wanted else action in wanted["enum"]
 
 
+def is_plan_file(paths: list[str]) -> bool:
+    """Whether `apply PATHS` names one saved plan (JSON) rather than manifests."""
+    if len(paths) != 1:
+        return False
+    p = Path(paths[0])
+    if not p.is_file():
+        return False
+    if p.suffix == ".json":
+        return True
+    if p.suffix in (".yaml", ".yml"):
+        return False
+    with p.open("rb") as f:
+        return f.read(64).lstrip().startswith(b"{")
+
+
+def read(path: str) -> Plan:
+    """The plan file at `path`, checked as untrusted input before any registry is touched."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PlanFileError(f"{printable(path)}:1:1: cannot read plan file: {printable(str(e))}") from None
+    return load(text, path)
+
+
 def load(text: str, origin: str) -> Plan:
     """The plan in `text` (read from `origin`), or PlanFileError listing what is wrong with it."""
     where = printable(origin)

@@ -31,9 +31,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.errors import ReconcilerError
+
+if TYPE_CHECKING:
+    import tenacity
 
 T = TypeVar("T")
 
@@ -271,7 +274,7 @@ def _detail(e: BaseException) -> str:
     return "" if first.startswith("API request to") else first[:200]
 
 
-# ---- the retry loop ------------------------------------------------------------------------------------
+# ---- the retry loop: tenacity runs it; what to retry, how long to wait and when to stop are ours ---------
 
 
 def call(
@@ -285,41 +288,77 @@ def call(
     """fn() with retries. For a non-idempotent fn, after a fault that may have been applied,
     `recover()` is asked first (itself with retries): a non-None result is what the first attempt
     did, and is returned instead of calling fn again; without `recover` such a fault is final."""
-    started = time.monotonic()
-    attempts = 0
-    while True:
-        _deadline.check(what)
-        attempts += 1
-        record_response(None)
-        try:
-            return fn()
-        except Exception as e:
-            fault = classify(e)
-            if fault is None:
-                raise
-            elapsed = time.monotonic() - started
-            detail = _detail(e) if fault.reason.startswith("HTTP") else ""
-            if attempts > _policy.retries:
-                raise GaveUp(fault, attempts, elapsed, detail) from e
-            if fault.maybe_applied and not idempotent and recover is None:
-                raise GaveUp(fault, attempts, elapsed, detail, unsafe=True) from e
-            pause = _policy.delay(attempts, fault)
-            if pause >= _deadline.remaining():
-                raise GaveUp(fault, attempts, elapsed, detail, out_of_time=_deadline.seconds) from e
-            failure = e
-        # Outside the `except` block: an error raised from here on must not carry `failure` as
-        # its context (classify reads the context chain).
-        if on_retry:
-            on_retry(f"{what}: {fault.reason}; retry {attempts}/{_policy.retries} in {pause:.1f} s")
-        wait(pause, what)
-        if fault.maybe_applied and not idempotent:
+    import tenacity  # here, not at the top: ~60 ms (it imports asyncio) that validate and schema never pay
+
+    loop = _Loop(fn, what, idempotent, recover, on_retry)
+    return tenacity.Retrying(
+        retry=loop.retryable, stop=loop.stop, wait=loop.wait, sleep=loop.sleep,
+        before_sleep=loop.note, retry_error_callback=loop.give_up,
+    )(loop.attempt)
+
+
+class _Loop:
+    """One call's retries, as tenacity's hooks. After each failed attempt tenacity asks `retryable`
+    (a transient fault, by our classifier?), `wait` (our backoff, or Retry-After), then `stop`
+    (retries used up, unsafe to repeat, or that pause would end past the deadline); then `note`
+    (--verbose) and `sleep` (never past the deadline), or `give_up`, which raises our GaveUp.
+    Before repeating a call that may have been made, `attempt` asks `recover` first."""
+
+    def __init__(self, fn, what, idempotent, recover, on_retry):
+        self.fn, self.what, self.idempotent, self.recover, self.on_retry = fn, what, idempotent, recover, on_retry
+        self.started = time.monotonic()
+        self.fault: Fault | None = None
+        self.failure: BaseException | None = None
+        self.failures = 0
+        self.final: GaveUp | None = None
+
+    def attempt(self):
+        if self.failure is not None and self.fault.maybe_applied and not self.idempotent:
+            # the previous attempt may have been made: look before repeating it
             try:
-                found = call(recover, f"{what} (checking whether it was made)", on_retry=on_retry)
+                found = call(self.recover, f"{self.what} (checking whether it was made)", on_retry=self.on_retry)
             except GaveUp as lost:
-                raise GaveUp(lost.fault, attempts + lost.attempts, time.monotonic() - started,
-                             maybe_made=True) from failure
+                raise GaveUp(lost.fault, self.failures + lost.attempts, time.monotonic() - self.started,
+                             maybe_made=True) from self.failure
             if found is not None:
                 return found
+        _deadline.check(self.what)
+        record_response(None)
+        return self.fn()
+
+    def retryable(self, state: tenacity.RetryCallState) -> bool:
+        if not state.outcome.failed:
+            return False
+        self.failure = state.outcome.exception()
+        self.failures = state.attempt_number
+        self.fault = classify(self.failure)
+        return self.fault is not None
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        fault, attempts, e = self.fault, state.attempt_number, self.failure
+        elapsed = time.monotonic() - self.started
+        detail = _detail(e) if fault.reason.startswith("HTTP") else ""
+        if attempts > _policy.retries:
+            self.final = GaveUp(fault, attempts, elapsed, detail)
+        elif fault.maybe_applied and not self.idempotent and self.recover is None:
+            self.final = GaveUp(fault, attempts, elapsed, detail, unsafe=True)
+        elif state.upcoming_sleep >= _deadline.remaining():
+            self.final = GaveUp(fault, attempts, elapsed, detail, out_of_time=_deadline.seconds)
+        return self.final is not None
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        return _policy.delay(state.attempt_number, self.fault)
+
+    def note(self, state: tenacity.RetryCallState) -> None:
+        if self.on_retry:
+            self.on_retry(f"{self.what}: {self.fault.reason}; retry {state.attempt_number}/{_policy.retries} "
+                          f"in {state.upcoming_sleep:.1f} s")
+
+    def sleep(self, seconds: float) -> None:
+        wait(seconds, self.what)
+
+    def give_up(self, state: tenacity.RetryCallState):
+        raise self.final from self.failure
 
 
 # ---- MLflow's HTTP session: no retries of its own, timeouts within the deadline ------------------------

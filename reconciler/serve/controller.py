@@ -24,13 +24,13 @@ from pathlib import Path
 
 from reconciler.apply import audit
 from reconciler.apply.audit import APPLIED_TAG, AuditTrail
-from reconciler.apply.executor import ApplyInterrupted, ModelOutcome, apply_plan
+from reconciler.apply.executor import ModelOutcome, apply_plan
 from reconciler.apply.guard import ModelGuard
 from reconciler.apply.lock import RegistryLock, ttl_from_env
 from reconciler.apply.permissions import preflight
 from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 from reconciler.drift.report import DriftReport, build, gate_rows, without_missing_versions
-from reconciler.errors import ApplyError, ReconcilerError
+from reconciler.errors import ApplyFailed, ReconcilerError
 from reconciler.manifest.desired import DesiredState
 from reconciler.manifest.load import load_tree
 from reconciler.plan import evidence
@@ -274,10 +274,9 @@ class Controller:
             trail = AuditTrail(registry, plan, context, warn=self.say)
             apply_plan(plan, registry, parallelism=registry.parallelism, prepare=guard, finish=trail,
                        on_model=lambda o: outcomes.__setitem__(o.model, o))
-        except ApplyInterrupted:
-            error = "interrupted by a signal"
-        except ApplyError:
-            pass  # each failed model's error is in its outcome
+        except ApplyFailed as e:
+            # each failed model's error is in its outcome
+            error = "interrupted by a signal" if e.result.interrupted else None
         except KeyboardInterrupt:
             error = "interrupted by a signal"
         except ReconcilerError as e:

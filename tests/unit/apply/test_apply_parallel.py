@@ -11,8 +11,8 @@ import threading
 import pytest
 from support.memregistry import MemoryRegistry
 
-from reconciler.apply.executor import PartialApplyError, apply_plan
-from reconciler.errors import ApplyError, RegistryError
+from reconciler.apply.executor import apply_plan
+from reconciler.errors import ApplyFailed, RegistryError
 from reconciler.plan.model import Change, Plan
 
 MODELS = [f"m{i}" for i in range(6)]
@@ -122,10 +122,10 @@ def test_callbacks_are_serialised_and_report_each_model_once():
 def test_a_failing_model_stops_alone_and_everything_is_reported():
     registry = Recording(fail={("m2", "stage v1 Archived")})
     plan = promotion_plan()
-    with pytest.raises(PartialApplyError) as info:
+    with pytest.raises(ApplyFailed) as info:
         apply_plan(plan, registry, parallelism=3)
     e = info.value
-    assert isinstance(e, ApplyError)
+    assert isinstance(e, ApplyFailed)
     assert [(c.model, c.version) for c, _ in e.failures] == [("m2", "1")]
     assert e.failed.model == "m2" and "boom on m2" in str(e)
     assert [(c.model, c.action) for c in e.pending] == [("m2", "set_alias"), ("m2", "set_model_tag")]
@@ -136,12 +136,12 @@ def test_a_failing_model_stops_alone_and_everything_is_reported():
     for name in set(MODELS) - {"m2"}:
         assert calls_of(registry, name) == EXPECTED
     assert len(e.applied) == 4 * 5 + 1
-    assert not e.stopped_early
+    assert not e.result.stopped_early
 
 
 def test_several_failing_models_are_all_reported():
     registry = Recording(fail={("m1", "alias"), ("m4", "stage v2 Production")})
-    with pytest.raises(PartialApplyError) as info:
+    with pytest.raises(ApplyFailed) as info:
         apply_plan(promotion_plan(), registry, parallelism=2)
     e = info.value
     assert sorted((c.model, c.action) for c, _ in e.failures) == [("m1", "set_alias"), ("m4", "transition_stage")]
@@ -155,10 +155,10 @@ def test_several_failing_models_are_all_reported():
 
 def test_when_every_model_fails_it_stops_starting_new_ones():
     registry = Recording(fail={(n, "*") for n in MODELS})
-    with pytest.raises(PartialApplyError) as info:
+    with pytest.raises(ApplyFailed) as info:
         apply_plan(promotion_plan(), registry, parallelism=1)
     e = info.value
-    assert e.stopped_early
+    assert e.result.stopped_early
     assert len(e.failures) == 3  # max(3, parallelism) failures in a row, then no new model starts
     assert {c.model for c in e.pending} == set(MODELS)  # the rest of the failed ones and the unstarted
     assert len(e.pending) == 3 * 3 + 3 * 4

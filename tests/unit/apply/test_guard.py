@@ -10,6 +10,7 @@ from support.builders import desired, dm, dv
 from support.memregistry import MemoryRegistry
 
 from reconciler.apply.guard import ModelChanged, ModelGuard
+from reconciler.errors import ApplyFailed
 from reconciler.plan.build import make_plan
 
 SEED = [{"name": "m", "description": "", "tags": {}, "aliases": {},
@@ -101,7 +102,7 @@ def test_the_lock_is_checked_first():
 
 
 def test_the_applier_asks_the_guard_before_each_model_and_a_refusal_stops_only_that_model():
-    from reconciler.apply.executor import PartialApplyError, apply_plan
+    from reconciler.apply.executor import apply_plan
 
     seed = SEED + [{**SEED[0], "name": "n"}]
     reg = MemoryRegistry(seed)
@@ -118,7 +119,7 @@ def test_the_applier_asks_the_guard_before_each_model_and_a_refusal_stops_only_t
             raise ModelChanged("n changed")
         return ModelGuard(reg, plan, both)(model, changes)
 
-    with pytest.raises(PartialApplyError) as e:
+    with pytest.raises(ApplyFailed) as e:
         apply_plan(plan, reg, prepare=guard)
     assert sorted(asked) == ["m", "n"]
     assert [c.model for c in e.value.applied] == ["m"] * 6
@@ -199,7 +200,7 @@ def test_a_shared_read_is_used_only_while_fresh():
 
 
 def test_a_failed_shared_read_fails_each_model_that_waited_for_it():
-    from reconciler.apply.executor import PartialApplyError, apply_plan
+    from reconciler.apply.executor import apply_plan
     from reconciler.errors import RegistryError
 
     names, seed, want = many(4)
@@ -212,7 +213,7 @@ def test_a_failed_shared_read_fails_each_model_that_waited_for_it():
 
     reg = Down(seed)
     plan = make_plan(want, reg)
-    with pytest.raises(PartialApplyError) as e:
+    with pytest.raises(ApplyFailed) as e:
         apply_plan(plan, reg, prepare=ModelGuard(reg, plan, want, batch=2))
     assert e.value.applied == []
     assert [(c.model, msg) for c, msg in e.value.failures] == [

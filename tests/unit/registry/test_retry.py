@@ -251,3 +251,13 @@ def test_the_deadline_starts_with_the_first_registry_call():
     assert d.remaining() == 5
     now[0] = 106.0
     assert d.expired()
+
+
+def test_retry_after_sets_the_pause_and_the_verbose_note(monkeypatch):
+    slept = []
+    monkeypatch.setattr(retry, "wait", lambda seconds, what: slept.append(seconds))
+    notes = []
+    fn = Flaky(lambda: http_error(429, "3"), lambda: http_error(503))
+    assert retry.call(fn, "reading", on_retry=notes.append) == "ok"
+    assert slept == [3.0, 0.0]  # Retry-After first, then the (zero) backoff of this test's policy
+    assert notes[0] == "reading: HTTP 429 Too Many Requests; retry 1/3 in 3.0 s"
