@@ -6,7 +6,6 @@ from reconciler.apply.converge import Hooks, converge
 from reconciler.apply.lock import ttl_from_env
 from reconciler.apply.report import Status
 from reconciler.commands.filekinds import refuse_non_plans, refuse_other_kinds
-from reconciler.commands.plan import load_with_registry
 from reconciler.console import count, err, interactive, out
 from reconciler.constants import DEFAULT_PARALLELISM, DEFAULT_TIMEOUT
 from reconciler.errors import Aborted, GatesBlockedError, ReconcilerError
@@ -16,6 +15,7 @@ from reconciler.registry.client import connect
 from reconciler.render.apply import failure_lines, interrupt_line, renderer
 from reconciler.render.plan.evidence import blocked_lines
 from reconciler.target import Target
+from reconciler.workspace import load_with_registry
 
 
 def confirm() -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from reconciler.commands.filekinds import refuse_other_kinds
-from reconciler.commands.plan import load_with_registry
 from reconciler.console import check_out, count, err, out, write_file
 from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.drift.report import build, gate_rows, without_missing_versions
@@ -10,6 +9,7 @@ from reconciler.plan.diff import diff
 from reconciler.registry import retry
 from reconciler.render.drift import render
 from reconciler.target import Target
+from reconciler.workspace import load_with_registry
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, fail_on_unmanaged: bool,

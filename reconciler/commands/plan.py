@@ -4,15 +4,13 @@ from reconciler.commands.filekinds import refuse_other_kinds
 from reconciler.console import check_out, count, err, out, write_file
 from reconciler.constants import DEFAULT_TIMEOUT
 from reconciler.errors import PlanFileError
-from reconciler.manifest.desired import DesiredState
-from reconciler.manifest.load import discover, load_tree
 from reconciler.plan.build import make_plan
 from reconciler.redact import redact
 from reconciler.registry import retry
-from reconciler.registry.client import PREFETCH_ABOVE_FILES, Registry, connect
 from reconciler.render import render
 from reconciler.render.plan.evidence import blocked_lines
 from reconciler.target import Target
+from reconciler.workspace import load_with_registry
 
 
 def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detailed_exitcode: bool,
@@ -45,16 +43,3 @@ def run(paths: list[str], target: Target, fmt: str, out_file: str | None, detail
         return 1
     return 2 if detailed_exitcode and not plan.empty else 0
 
-
-def load_with_registry(paths: list[str], target: Target, **options) -> tuple[DesiredState, Registry]:
-    """The desired state and a registry for it. A large tree names so many models that the whole
-    registry is read anyway: start reading it before parsing the manifests, so that the server
-    works while we parse. A smaller tree is parsed first: a tree with errors then never touches
-    the registry (nor pays MLflow's import)."""
-    files, _ = discover(paths)
-    if len(files) <= PREFETCH_ABOVE_FILES:
-        desired = load_tree(paths)
-        return desired, connect(target, **options)
-    registry = connect(target, **options)
-    registry.prefetch()
-    return load_tree(paths), registry
