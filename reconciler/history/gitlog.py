@@ -16,8 +16,8 @@ from pathlib import Path
 
 from reconciler.errors import ReconcilerError
 from reconciler.history.times import utc
+from reconciler.manifest.discover import MANIFEST_SUFFIXES
 
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 NULL_SHA = "0" * 40
 
 
