@@ -25,6 +25,8 @@ from reconciler.registry.failures import short
 from reconciler.registry.setup import check_mlflow_http_environment
 from reconciler.target import Target
 
+# URIs served over HTTP (an `mlflow server`, Databricks): no database of ours to open.
+SERVER_SCHEMES = ("http://", "https://", "databricks")
 
 class Connection:
     """Which registry, its stores, the call counters; every registry call goes through `_call`
@@ -70,6 +72,8 @@ class Connection:
 
         # The process-wide part, once (reconciler.registry.setup): a no-op when the command did it.
         setup.configure_process(parallelism)
+        if any(not uri.startswith(SERVER_SCHEMES) for uri in (target.registry_uri, target.tracking_uri)):
+            setup.limit_database_retries()
 
         # Some store code resolves sources (`models:/m-...` of MLflow 3 logged models) through the
         # process-wide URIs rather than the client's: point those at the same registry.

@@ -10,7 +10,8 @@ What it sets, and why:
 - warning filters: stages are deprecated upstream (FutureWarning) but are what manifests declare;
 - log levels: MLflow's INFO lines (e.g. creating tables of a new sqlite store) are noise in a
   plan, and a database that refuses the connection would log each of MLflow's retries;
-- MLflow's database connect retries: ~100 s (ignoring --timeout) cut to `DB_CONNECT_ATTEMPTS`;
+- MLflow's database connect retries: ~100 s (ignoring --timeout) cut to `DB_CONNECT_ATTEMPTS`
+  (`limit_database_retries()`, called by a connection to a direct database URI only);
 - `MLFLOW_HTTP_POOL_MAXSIZE` (unless the user set it): one pooled HTTP connection per worker
   thread (MLflow's default pool keeps 10), read once when MLflow builds its session;
 - MLflow's HTTP session hooks (reconciler.registry.session): no retries of MLflow's own,
@@ -50,14 +51,28 @@ def configure_process(parallelism: int = DEFAULT_PARALLELISM) -> None:
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow(\.|$)")
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"reconciler\.registry(\.|$)")
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        os.environ.setdefault("MLFLOW_HTTP_POOL_MAXSIZE", str(max(10, parallelism)))
+        session.install_hooks()
+        _configured = True
+
+
+_databases_limited = False
+
+
+def limit_database_retries() -> None:
+    """Cut MLflow's database connect retries (~100 s, ignoring --timeout) to `DB_CONNECT_ATTEMPTS`,
+    quietly. Only for a direct database URI: importing MLflow's SQL layer costs ~0.5 s that a
+    command against an `mlflow server` never needs. Idempotent."""
+    global _databases_limited
+    with _lock:
+        if _databases_limited:
+            return
         from mlflow.store.db import utils as db_utils
 
         if getattr(db_utils, "MAX_RETRY_COUNT", 0) > DB_CONNECT_ATTEMPTS:
             db_utils.MAX_RETRY_COUNT = DB_CONNECT_ATTEMPTS
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.ERROR)
-        os.environ.setdefault("MLFLOW_HTTP_POOL_MAXSIZE", str(max(10, parallelism)))
-        session.install_hooks()
-        _configured = True
+        _databases_limited = True
 
 
 # MLflow's HTTP layer parses these on every request (with MLflow's types: some are whole numbers),
