@@ -50,9 +50,9 @@ def configure_process(parallelism: int = DEFAULT_PARALLELISM) -> None:
             return
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow(\.|$)")
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"reconciler\.registry(\.|$)")
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
         os.environ.setdefault("MLFLOW_HTTP_POOL_MAXSIZE", str(max(10, parallelism)))
-        session.install_hooks()
+        session.install_hooks()  # imports mlflow, which sets its own loggers up (INFO): quieten them after
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
         _configured = True
 
 

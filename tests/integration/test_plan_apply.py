@@ -252,3 +252,17 @@ def test_plan_file_is_not_saved_when_a_value_equals_a_credential(embedded_uri, u
     assert result.returncode == 1
     assert "not saved" in result.stderr and "hunter2secret" not in result.stdout + result.stderr
     assert not planfile.exists()
+
+
+def test_apply_prints_no_mlflow_log_lines(sqlite_server, unique_name, run_cli, tmp_path):
+    """MLflow sets its loggers to INFO when imported ("Waiting up to 300 seconds for model version
+    to finish creation"); the tool's output is its own lines only."""
+    tree = write(tmp_path / "m" / "model.yaml", manifest(unique_name, """\
+versions:
+  - source: s3://bucket/logs/1
+    stage: Staging
+"""))
+    applied = run_cli("apply", tree, "--auto-approve", env={"MLFLOW_TRACKING_URI": sqlite_server.uri})
+    assert applied.returncode == 0, applied.stderr
+    assert "-> version 1" in applied.stdout
+    assert " INFO " not in applied.stdout + applied.stderr, applied.stdout + applied.stderr
