@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reconciler.errors import Location
 from reconciler.manifest.desired import DesiredModel, DesiredState, DesiredVersion, Policy, Selector
+from reconciler.plan.model import Change, Plan
 from reconciler.registry.snapshot import LiveModel, LiveVersion, Snapshot
 
 FILE = "m.yaml"
@@ -42,3 +43,22 @@ def lm(name="m", *versions: LiveVersion, description="", tags=None, aliases=None
 
 def snap(*models: LiveModel) -> Snapshot:
     return Snapshot(models={m.name: m for m in models})
+
+
+def small_plan() -> Plan:
+    """One change of each common kind, for renderers and plan-file tests."""
+    return Plan(
+        tracking_uri="http://mlflow.internal:5000",
+        changes=(
+            Change("create_model", "taxi", after="taxi", source="m/taxi.yaml:3"),
+            Change("register_version", "taxi", after="s3://b/7", ref="source:s3://b/7", source="m/taxi.yaml:20"),
+            Change("transition_stage", "taxi", "5", before="Staging", after="Production", source="m/taxi.yaml:9"),
+            Change("set_alias", "taxi", "5", before="4", after="5", alias="champion", source="m/taxi.yaml:10"),
+            Change("delete_alias", "taxi", "3", before="3", alias="old", reason="policy prune_aliases: true",
+                   source="m/taxi.yaml:7"),
+            Change("set_model_tag", "taxi", before=None, after="mlops", key="team", source="m/taxi.yaml:5"),
+            Change("update_version_description", "taxi", "5", before="", after='line1\nsaid "hi"',
+                   source="m/taxi.yaml:11"),
+        ),
+        prior_state={"taxi": "absent"},
+    )

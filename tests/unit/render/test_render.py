@@ -1,26 +1,10 @@
 import json
 
+from support.builders import small_plan
+
 from reconciler.plan.model import Change, Plan
 from reconciler.render import RENDERERS, render
 from reconciler.render.plan.markdown import COMMENT_LIMIT
-
-
-def small_plan() -> Plan:
-    return Plan(
-        tracking_uri="http://mlflow.internal:5000",
-        changes=(
-            Change("create_model", "taxi", after="taxi", source="m/taxi.yaml:3"),
-            Change("register_version", "taxi", after="s3://b/7", ref="source:s3://b/7", source="m/taxi.yaml:20"),
-            Change("transition_stage", "taxi", "5", before="Staging", after="Production", source="m/taxi.yaml:9"),
-            Change("set_alias", "taxi", "5", before="4", after="5", alias="champion", source="m/taxi.yaml:10"),
-            Change("delete_alias", "taxi", "3", before="3", alias="old", reason="policy prune_aliases: true",
-                   source="m/taxi.yaml:7"),
-            Change("set_model_tag", "taxi", before=None, after="mlops", key="team", source="m/taxi.yaml:5"),
-            Change("update_version_description", "taxi", "5", before="", after='line1\nsaid "hi"',
-                   source="m/taxi.yaml:11"),
-        ),
-        prior_state={"taxi": "absent"},
-    )
 
 
 def test_text_is_one_line_per_change_with_marks_and_summary():
