@@ -738,3 +738,13 @@ def test_validate_on_two_cores_reports_what_load_tree_reports(tree, monkeypatch)
     for name in ("m01", "m03", "m07", "m09"):  # m08 declares `dup`, now only once
         os.remove(f"t/{name}.yaml")
     assert manifest.check_tree(["t"]) == (6, 6)
+
+
+@pytest.mark.parametrize("selectors", [{}, {"version": 1, "source": "s3://b/m"}, {"version": 1, "run_id": "r", "source": "s"}])
+def test_fast_checker_refuses_a_version_without_exactly_one_selector(selectors):
+    # the fast path counts selectors itself instead of compiling the schema's oneOf
+    doc = {"apiVersion": "mlflow-gitops/v1", "kind": "RegisteredModel", "name": "m",
+           "versions": [{"version": 2}, {**selectors, "stage": "Staging"}]}
+    assert schema_mod._fast_check()(doc) is False
+    assert not schema_mod.validator().is_valid(doc)
+    assert schema_mod._fast_check()({**doc, "versions": [{"version": 2}]}) is True
