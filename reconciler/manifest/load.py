@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from reconciler.constants import DEFAULT_ARTIFACT_PATH
-from reconciler.errors import InputError, Location, Problem
+from reconciler.errors import MAX_PROBLEMS_PER_FILE, InputError, Location, Problem
 from reconciler.manifest import rules
 from reconciler.manifest.desired import (
     DesiredModel,
@@ -26,10 +26,7 @@ from reconciler.manifest.desired import (
 )
 from reconciler.manifest.discover import discover
 from reconciler.manifest.schema import validate
-from reconciler.manifest.yamlsrc import MAX_PROBLEMS_PER_FILE, Document, Positions, read_file
-
-MAX_REPORTED_PROBLEMS = 100  # per file
-
+from reconciler.manifest.yamlsrc import Document, Positions, read_file
 
 # Objects allocated while reading, past which they are frozen out of the collector's view.
 FREEZE_ABOVE = 200_000
@@ -228,11 +225,11 @@ def _reported(problems: list[Problem]) -> list[Problem]:
     per_file: dict[str, int] = {}
     for problem in unique:
         count = per_file[problem.location.file] = per_file.get(problem.location.file, 0) + 1
-        if count <= MAX_REPORTED_PROBLEMS:
+        if count <= MAX_PROBLEMS_PER_FILE:
             shown.append(problem)
-        elif count == MAX_REPORTED_PROBLEMS + 1:
+        elif count == MAX_PROBLEMS_PER_FILE + 1:
             # (reading stops early in a file full of problems, so how many more there are is unknown)
-            message = f"... and more problems, not listed: fix the first {MAX_REPORTED_PROBLEMS} and run again"
+            message = f"... and more problems, not listed: fix the first {MAX_PROBLEMS_PER_FILE} and run again"
             shown.append(Problem(problem.location, message))
     return shown
 

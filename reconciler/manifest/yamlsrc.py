@@ -23,7 +23,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from reconciler.errors import Location, Problem
+from reconciler.errors import MAX_PROBLEMS_PER_FILE, Location, Problem
 
 try:  # libyaml is several times faster; the pure-Python parser yields the same events
     from yaml.cyaml import CParser as _Parser
@@ -39,7 +39,6 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # manifests nest 4 deep; the cap keeps a `[[[[...` file from exhausting the stack
-MAX_PROBLEMS_PER_FILE = 100  # past this a file is garbage: reading on only slows the report down
 MAX_INT_DIGITS = 1000  # far beyond any version number; Python refuses to convert over 4300 digits
 
 Path = tuple  # e.g. ("versions", 0, "stage")
@@ -171,7 +170,7 @@ class _Builder:
 
     def problem(self, mark, message: str) -> None:
         self.problems.append(Problem(self.loc(mark), message))
-        if len(self.problems) > MAX_PROBLEMS_PER_FILE:
+        if len(self.problems) > MAX_PROBLEMS_PER_FILE:  # garbage: reading on only slows the report down
             raise _Abort
 
     def run(self, text: str) -> None:
